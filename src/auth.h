@@ -1,0 +1,34 @@
+/* Who is calling: the bearer token, its SHA-256 and the session it names. */
+#ifndef LEADLISTS_AUTH_H
+#define LEADLISTS_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+
+#define AUTH_HASH_LEN 32
+#define AUTH_ID_MAX 64
+
+enum auth_role { AUTH_MEMBER, AUTH_ADMIN };
+
+struct auth_session {
+    char user_id[AUTH_ID_MAX + 1];
+    char org_id[AUTH_ID_MAX + 1];
+    enum auth_role role;
+};
+
+enum auth_result {
+    AUTH_OK,
+    AUTH_DENIED,      /* no usable credentials, or no live session for them */
+    AUTH_UNAVAILABLE, /* the database could not answer */
+    AUTH_ERROR
+};
+
+void auth_token_hash(const char *token, size_t len, uint8_t out[AUTH_HASH_LEN]);
+
+/* Checks an Authorization header value (NULL when absent) against the sessions table. */
+enum auth_result auth_check(struct db *db, const char *authorization, struct auth_session *session,
+                            const char *request_id);
+
+#endif

@@ -1,0 +1,40 @@
+/* The service's configuration: read once at start, immutable afterwards. */
+#ifndef LEADLISTS_CONFIG_H
+#define LEADLISTS_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_STR_MAX 256
+
+struct config {
+    char db_socket[CONFIG_STR_MAX]; /* empty: connect to db_host:db_port */
+    char db_host[CONFIG_STR_MAX];
+    unsigned long db_port;
+    char db_name[CONFIG_STR_MAX];
+    char db_user[CONFIG_STR_MAX];
+    char db_password_file[CONFIG_STR_MAX];
+    unsigned long db_connect_timeout; /* seconds */
+    unsigned long db_read_timeout;
+    unsigned long db_write_timeout;
+    unsigned long max_body_bytes;
+    unsigned long max_ids;
+    unsigned long max_depth;
+    unsigned long retry_after; /* seconds, sent with 503 */
+    unsigned long workers;     /* read by the scripts that start the pool */
+    char fcgi_socket[CONFIG_STR_MAX];
+    char log[CONFIG_STR_MAX]; /* "stderr" or "syslog" */
+    char migrations_dir[CONFIG_STR_MAX];
+
+    char db_password[CONFIG_STR_MAX]; /* from db_password_file or LEADLISTS_DB_PASSWORD */
+};
+
+#define CONFIG_DEFAULT_PATH SYSCONFDIR "/leadlists/leadlists.conf"
+
+/* Sets every option to its default. */
+void config_defaults(struct config *c);
+
+/* Reads `key = value` lines over the defaults, then the password. Returns 0, or -1 with a
+ * message such as "leadlists.conf:12: unknown option 'foo'" in err. */
+int config_load(const char *path, struct config *c, char *err, size_t err_len);
+
+#endif

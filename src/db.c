@@ -1,0 +1,231 @@
+#include "db.h"
+
+#include <errmsg.h>
+#include <mysqld_error.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static const char *const statement_sql[DB__STMT_COUNT] = {
+    [DB_SESSION_LOOKUP] = "SELECT user_id, org_id, role FROM sessions"
+                          " WHERE token_hash = ? AND expires_at > UTC_TIMESTAMP(3)"
+                          " AND revoked_at IS NULL",
+    [DB_LEADLIST_INSERT] = "INSERT INTO leadlists (id, org_id, created_by, icp_id, name, type,"
+                           " start_date, end_date, person_count, person_ids, company_count,"
+                           " company_ids, created_at, updated_at)"
+                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    [DB_LEADLIST_USER_INSERT] = "INSERT INTO leadlist_users (leadlist_id, position, user_id,"
+                                " granted_at) VALUES (?, ?, ?, ?)",
+};
+
+/* Every connection works in UTC (DATETIME columns hold UTC), refuses to invent values, and
+ * reads committed data only, so a session revoked a moment ago is seen as revoked. */
+static const char init_command[] =
+    "SET time_zone = '+00:00',"
+    " sql_mode = 'STRICT_TRANS_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,"
+    "NO_ENGINE_SUBSTITUTION',"
+    " SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+
+struct db {
+    const struct config *config;
+    MYSQL *conn;
+    MYSQL_STMT *stmts[DB__STMT_COUNT];
+};
+
+struct db *db_new(const struct config *c)
+{
+    struct db *db = calloc(1, sizeof(*db));
+    if (db != NULL)
+        db->config = c;
+    return db;
+}
+
+static void disconnect(struct db *db)
+{
+    for (int i = 0; i < DB__STMT_COUNT; i++) {
+        if (db->stmts[i] != NULL)
+            mysql_stmt_close(db->stmts[i]);
+        db->stmts[i] = NULL;
+    }
+    if (db->conn != NULL)
+        mysql_close(db->conn);
+    db->conn = NULL;
+}
+
+void db_free(struct db *db)
+{
+    if (db == NULL)
+        return;
+    disconnect(db);
+    free(db);
+}
+
+static bool connection_lost(unsigned err)
+{
+    switch (err) {
+    case CR_SERVER_GONE_ERROR:
+    case CR_SERVER_LOST:
+    case CR_CONNECTION_ERROR:
+    case CR_CONN_HOST_ERROR:
+    case CR_SERVER_LOST_EXTENDED:
+    case CR_COMMANDS_OUT_OF_SYNC:
+    case ER_CONNECTION_KILLED:
+    case ER_SERVER_SHUTDOWN:
+    case ER_QUERY_INTERRUPTED:
+    case 4031: /* ER_CLIENT_INTERACTION_TIMEOUT: closed by wait_timeout */
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool transient(unsigned err)
+{
+    return err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT;
+}
+
+MYSQL *db_connect(const struct config *c, unsigned long client_flags, const char *request_id)
+{
+    MYSQL *conn = mysql_init(NULL);
+    if (conn == NULL) {
+        log_msg(LOG_ERR, request_id, "database: mysql_init failed: out of memory");
+        return NULL;
+    }
+    unsigned int connect_timeout = (unsigned int)c->db_connect_timeout;
+    unsigned int read_timeout = (unsigned int)c->db_read_timeout;
+    unsigned int write_timeout = (unsigned int)c->db_write_timeout;
+    my_bool no = 0;
+    mysql_options(conn, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
+    mysql_options(conn, MYSQL_OPT_READ_TIMEOUT, &read_timeout);
+    mysql_options(conn, MYSQL_OPT_WRITE_TIMEOUT, &write_timeout);
+    /* Reconnecting behind our back would silently drop the prepared statements. */
+    mysql_options(conn, MYSQL_OPT_RECONNECT, &no);
+    mysql_options(conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+    mysql_options(conn, MYSQL_INIT_COMMAND, init_command);
+    const char *socket = c->db_socket[0] != '\0' ? c->db_socket : NULL;
+    const char *host = socket != NULL ? "localhost" : c->db_host;
+    if (mysql_real_connect(conn, host, c->db_user, c->db_password, c->db_name,
+                           (unsigned int)c->db_port, socket, client_flags) == NULL) {
+        log_msg(LOG_ERR, request_id, "database: connect to %s as %s failed: %s (%u)",
+                socket != NULL ? socket : c->db_host, c->db_user, mysql_error(conn),
+                mysql_errno(conn));
+        mysql_close(conn);
+        return NULL;
+    }
+    return conn;
+}
+
+enum db_result db_ensure(struct db *db, const char *request_id)
+{
+    if (db->conn != NULL)
+        return DB_OK;
+    MYSQL *conn = db_connect(db->config, 0, request_id);
+    if (conn == NULL)
+        return DB_UNAVAILABLE;
+    if (mysql_autocommit(conn, 0) != 0) {
+        log_msg(LOG_ERR, request_id, "database: autocommit off failed: %s", mysql_error(conn));
+        mysql_close(conn);
+        return DB_UNAVAILABLE;
+    }
+    db->conn = conn;
+    for (int i = 0; i < DB__STMT_COUNT; i++) {
+        MYSQL_STMT *st = mysql_stmt_init(conn);
+        if (st == NULL || mysql_stmt_prepare(st, statement_sql[i], strlen(statement_sql[i])) != 0) {
+            unsigned err = st != NULL ? mysql_stmt_errno(st) : mysql_errno(conn);
+            log_msg(LOG_ERR, request_id, "database: prepare of statement %d failed: %s (%u)", i,
+                    st != NULL ? mysql_stmt_error(st) : mysql_error(conn), err);
+            if (st != NULL)
+                mysql_stmt_close(st);
+            disconnect(db);
+            return connection_lost(err) ? DB_UNAVAILABLE : DB_FATAL;
+        }
+        db->stmts[i] = st;
+    }
+    log_msg(LOG_INFO, request_id, "database: connected (server %s)", mysql_get_server_info(conn));
+    return DB_OK;
+}
+
+MYSQL_STMT *db_stmt(struct db *db, enum db_stmt which)
+{
+    return db->stmts[which];
+}
+
+/* Classifies a failure and leaves the connection ready for the next transaction. */
+static enum db_result fail(struct db *db, unsigned err, const char *what, const char *message,
+                           const char *request_id)
+{
+    if (connection_lost(err)) {
+        log_msg(LOG_WARNING, request_id, "database: %s: connection lost: %s (%u)", what, message,
+                err);
+        disconnect(db);
+        return DB_RETRY;
+    }
+    if (transient(err)) {
+        log_msg(LOG_WARNING, request_id, "database: %s: %s (%u); rolled back", what, message, err);
+        db_rollback(db, request_id);
+        return DB_RETRY;
+    }
+    log_msg(LOG_ERR, request_id, "database: %s failed: %s (%u)", what, message, err);
+    db_rollback(db, request_id);
+    return DB_FATAL;
+}
+
+enum db_result db_execute(struct db *db, enum db_stmt which, MYSQL_BIND *params,
+                          MYSQL_BIND *results, const char *request_id)
+{
+    MYSQL_STMT *st = db->stmts[which];
+    if (st == NULL)
+        return DB_UNAVAILABLE;
+    if ((params != NULL && mysql_stmt_bind_param(st, params) != 0) ||
+        (results != NULL && mysql_stmt_bind_result(st, results) != 0) ||
+        mysql_stmt_execute(st) != 0) {
+        char what[32];
+        snprintf(what, sizeof(what), "statement %d", (int)which);
+        return fail(db, mysql_stmt_errno(st), what, mysql_stmt_error(st), request_id);
+    }
+    return DB_OK;
+}
+
+int db_fetch(struct db *db, enum db_stmt which, const char *request_id)
+{
+    MYSQL_STMT *st = db->stmts[which];
+    int rc = mysql_stmt_fetch(st);
+    if (rc == 0 || rc == MYSQL_DATA_TRUNCATED)
+        return rc == 0 ? 1 : -1;
+    if (rc == MYSQL_NO_DATA)
+        return 0;
+    log_msg(LOG_ERR, request_id, "database: fetch failed: %s (%u)", mysql_stmt_error(st),
+            mysql_stmt_errno(st));
+    return -1;
+}
+
+void db_free_result(struct db *db, enum db_stmt which)
+{
+    if (db->stmts[which] != NULL)
+        mysql_stmt_free_result(db->stmts[which]);
+}
+
+enum db_result db_commit(struct db *db, const char *request_id)
+{
+    if (db->conn == NULL)
+        return DB_UNAVAILABLE;
+    if (mysql_commit(db->conn) == 0)
+        return DB_OK;
+    unsigned err = mysql_errno(db->conn);
+    enum db_result r = fail(db, err, "commit", mysql_error(db->conn), request_id);
+    /* A commit whose answer was lost may have happened: never retry it. */
+    return connection_lost(err) ? DB_UNAVAILABLE : r;
+}
+
+void db_rollback(struct db *db, const char *request_id)
+{
+    if (db->conn == NULL)
+        return;
+    if (mysql_rollback(db->conn) != 0) {
+        log_msg(LOG_WARNING, request_id, "database: rollback failed: %s (%u); reconnecting",
+                mysql_error(db->conn), mysql_errno(db->conn));
+        disconnect(db);
+    }
+}

@@ -1,0 +1,50 @@
+/* The database connection: options, prepared statements, reconnects and error classes. Every
+ * statement the service runs is in this room's table and prepared once per connection. */
+#ifndef LEADLISTS_DB_H
+#define LEADLISTS_DB_H
+
+#include <mysql.h>
+#include <stdbool.h>
+
+#include "config.h"
+
+enum db_stmt { DB_SESSION_LOOKUP, DB_LEADLIST_INSERT, DB_LEADLIST_USER_INSERT, DB__STMT_COUNT };
+
+enum db_result {
+    DB_OK,
+    DB_RETRY,       /* rolled back (deadlock, lock wait, connection lost before commit): safe to
+                       run the whole transaction again */
+    DB_UNAVAILABLE, /* cannot reach the database, or the outcome of a commit is unknown */
+    DB_FATAL        /* anything else: a bug or a schema mismatch */
+};
+
+struct db;
+
+struct db *db_new(const struct config *c);
+void db_free(struct db *db);
+
+/* A connection with the service's options (timeouts, utf8mb4, UTC, strict mode, no automatic
+ * reconnect), for tools that run their own SQL. NULL on failure, which is logged. */
+MYSQL *db_connect(const struct config *c, unsigned long client_flags, const char *request_id);
+
+/* Connects and prepares the statements unless that is done. Only between transactions. */
+enum db_result db_ensure(struct db *db, const char *request_id);
+
+MYSQL_STMT *db_stmt(struct db *db, enum db_stmt which);
+
+/* Binds params (and results, when not NULL) and executes. On failure the error is logged,
+ * the transaction rolled back and, for a lost connection, the connection dropped so the next
+ * db_ensure reconnects. */
+enum db_result db_execute(struct db *db, enum db_stmt which, MYSQL_BIND *params,
+                          MYSQL_BIND *results, const char *request_id);
+
+/* Fetches the next row of a statement executed with results. 1 row, 0 no more, -1 error. */
+int db_fetch(struct db *db, enum db_stmt which, const char *request_id);
+
+/* Ends the statement's result set so the connection is free for the next one. */
+void db_free_result(struct db *db, enum db_stmt which);
+
+enum db_result db_commit(struct db *db, const char *request_id);
+void db_rollback(struct db *db, const char *request_id);
+
+#endif

@@ -1,0 +1,187 @@
+#include "handler.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "leadlist_in.h"
+#include "leadlist_store.h"
+#include "log.h"
+#include "respond.h"
+
+/* "application/json", any case, with optional parameters; a charset, if given, is UTF-8. */
+static bool json_media_type(const char *value)
+{
+    if (value == NULL)
+        return false;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    static const char json[] = "application/json";
+    size_t n = sizeof(json) - 1;
+    if (strncasecmp(value, json, n) != 0)
+        return false;
+    const char *p = value + n;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    while (*p == ';') {
+        p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t name_len = strcspn(p, "=;");
+        const char *v = p + name_len;
+        size_t value_len = 0;
+        if (*v == '=') {
+            v++;
+            value_len = strcspn(v, ";");
+        }
+        while (value_len > 0 && (v[value_len - 1] == ' ' || v[value_len - 1] == '\t'))
+            value_len--;
+        if (name_len == 7 && strncasecmp(p, "charset", 7) == 0) {
+            if (value_len >= 2 && v[0] == '"' && v[value_len - 1] == '"') {
+                v++;
+                value_len -= 2;
+            }
+            if (!((value_len == 5 && strncasecmp(v, "utf-8", 5) == 0) ||
+                  (value_len == 4 && strncasecmp(v, "utf8", 4) == 0)))
+                return false;
+        }
+        p = v + value_len;
+        while (*p == ' ' || *p == '\t')
+            p++;
+    }
+    return *p == '\0';
+}
+
+/* CONTENT_LENGTH as a number; absent means no body. -1 when it is not a number. */
+static long long content_length(const char *value)
+{
+    if (value == NULL || *value == '\0')
+        return 0;
+    for (const char *p = value; *p != '\0'; p++) {
+        if (!isdigit((unsigned char)*p))
+            return -1;
+    }
+    errno = 0;
+    long long n = strtoll(value, NULL, 10);
+    return errno != 0 ? -1 : n;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Streams the body into the parser. Returns 0, or -1 when reading failed. */
+static int read_body(struct request *r, struct app *app, struct leadlist_in *in, size_t length)
+{
+    size_t remaining = length;
+    while (remaining > 0) {
+        size_t want = remaining < app->chunk_size ? remaining : app->chunk_size;
+        long n = request_read(r, app->chunk, want);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break; /* shorter than announced: the parser sees a truncated document */
+        remaining -= (size_t)n;
+        if (leadlist_in_feed(in, app->chunk, (size_t)n) != 0)
+            break; /* settled: the rest cannot change the answer */
+    }
+    return 0;
+}
+
+void handler_create_leadlist(struct request *r, struct app *app, const struct auth_session *session)
+{
+    const struct config *c = app->config;
+    if (!json_media_type(r->content_type)) {
+        request_fail(r, STATUS_UNSUPPORTED_MEDIA_TYPE, NULL);
+        return;
+    }
+    long long length = content_length(r->content_length);
+    if (length < 0) {
+        struct problems p;
+        problems_init(&p);
+        problems_add(&p, r->arena, "body", "Content-Length is not a number");
+        request_fail(r, STATUS_MALFORMED_JSON, &p);
+        return;
+    }
+    if ((unsigned long long)length > c->max_body_bytes) {
+        request_fail(r, STATUS_PAYLOAD_TOO_LARGE, NULL);
+        return;
+    }
+
+    struct leadlist list;
+    struct problems problems;
+    struct leadlist_in_limits limits = {.max_ids = c->max_ids, .max_depth = c->max_depth};
+    struct leadlist_in *in = leadlist_in_new(r->arena, &limits, &list, &problems);
+    if (in == NULL) {
+        log_msg(LOG_ERR, r->id, "create: parser could not be allocated");
+        request_fail(r, STATUS_INTERNAL_ERROR, NULL);
+        return;
+    }
+    if (read_body(r, app, in, (size_t)length) != 0) {
+        log_msg(LOG_WARNING, r->id, "create: reading the body failed (client gone?)");
+        leadlist_in_free(in);
+        request_fail(r, STATUS_MALFORMED_JSON, NULL);
+        return;
+    }
+    enum leadlist_in_result parsed = leadlist_in_finish(in);
+    leadlist_in_free(in);
+    switch (parsed) {
+    case LEADLIST_IN_OK:
+        break;
+    case LEADLIST_IN_MALFORMED:
+        request_fail(r, STATUS_MALFORMED_JSON, &problems);
+        return;
+    case LEADLIST_IN_INVALID:
+        request_fail(r, STATUS_BAD_REQUEST, &problems);
+        return;
+    default:
+        log_msg(LOG_ERR, r->id, "create: out of memory while parsing the body");
+        request_fail(r, STATUS_INTERNAL_ERROR, NULL);
+        return;
+    }
+
+    uint8_t random[10];
+    if (RAND_bytes(random, sizeof(random)) != 1) {
+        log_msg(LOG_ERR, r->id, "create: RAND_bytes failed");
+        request_fail(r, STATUS_INTERNAL_ERROR, NULL);
+        return;
+    }
+    list.created_ms = uuid_v7_make(&app->uuids, now_ms(), random, list.id);
+    list.user_id = session->user_id;
+    list.org_id = session->org_id;
+
+    switch (leadlist_store_create(app->db, r->arena, &list, r->id)) {
+    case DB_OK:
+        break;
+    case DB_UNAVAILABLE:
+        request_fail(r, STATUS_SERVICE_UNAVAILABLE, NULL);
+        return;
+    default:
+        request_fail(r, STATUS_INTERNAL_ERROR, NULL);
+        return;
+    }
+
+    const char *body;
+    size_t len;
+    char location[64 + UUID_STR_LEN];
+    char id_text[UUID_STR_LEN + 1];
+    uuid_format(list.id, id_text);
+    snprintf(location, sizeof(location), "Location: /api/v1/entities/leadlists/%s", id_text);
+    if (respond_leadlist(r->arena, &list, &body, &len) != 0) {
+        /* Committed but not describable: the list exists, so say so without a body. */
+        log_msg(LOG_ERR, r->id, "create: list %s stored but the response could not be built",
+                id_text);
+        request_fail(r, STATUS_INTERNAL_ERROR, NULL);
+        return;
+    }
+    request_add_header(r, location);
+    request_send(r, 201, body, len);
+}

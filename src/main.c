@@ -1,0 +1,144 @@
+/* leadlists-fcgi: a FastCGI worker. Started by spawn-fcgi (or any FastCGI process manager)
+ * with the listening socket on descriptor 0. */
+#include <errno.h>
+#include <fcgiapp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "db.h"
+#include "handler.h"
+#include "log.h"
+#include "request.h"
+#include "route.h"
+
+#define BODY_CHUNK (64 * 1024)
+#define ARENA_BLOCK (64 * 1024)
+
+static volatile sig_atomic_t stopping;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stopping = 1;
+    /* Makes libfcgi's accept give up instead of waiting for the next connection. */
+    FCGX_ShutdownPending();
+}
+
+/* SIGTERM and SIGINT interrupt accept() (no SA_RESTART); during a request they stay blocked so
+ * the request in flight always finishes. */
+static int install_signals(sigset_t *stop_set)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+        return -1;
+    /* A client that goes away must not kill the worker. */
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(stop_set);
+    sigaddset(stop_set, SIGTERM);
+    sigaddset(stop_set, SIGINT);
+    return 0;
+}
+
+static double elapsed_ms(const struct timespec *since)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - since->tv_sec) * 1e3 +
+           (double)(now.tv_nsec - since->tv_nsec) / 1e6;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: leadlists-fcgi [-c CONFIG]\n"
+                    "Serves the lead-list API over FastCGI on the socket given as descriptor 0.\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_path = getenv("LEADLISTS_CONFIG");
+    if (config_path == NULL)
+        config_path = CONFIG_DEFAULT_PATH;
+    int opt;
+    while ((opt = getopt(argc, argv, "c:h")) != -1) {
+        if (opt == 'c') {
+            config_path = optarg;
+        } else {
+            usage();
+            return opt == 'h' ? 0 : 2;
+        }
+    }
+
+    int status = 1;
+    struct config config;
+    struct db *db = NULL;
+    struct arena *arena = NULL;
+    unsigned char *chunk = NULL;
+    char err[512];
+    if (config_load(config_path, &config, err, sizeof(err)) != 0) {
+        fprintf(stderr, "leadlists-fcgi: %s\n", err);
+        return 2;
+    }
+    log_open(config.log, "leadlists-fcgi");
+
+    sigset_t stop_set;
+    if (install_signals(&stop_set) != 0 || FCGX_Init() != 0) {
+        log_msg(LOG_ERR, NULL, "start: signal or FastCGI set-up failed: %s", strerror(errno));
+        goto cleanup;
+    }
+    db = db_new(&config);
+    arena = arena_new(ARENA_BLOCK);
+    chunk = malloc(BODY_CHUNK);
+    if (db == NULL || arena == NULL || chunk == NULL) {
+        log_msg(LOG_ERR, NULL, "start: out of memory");
+        goto cleanup;
+    }
+    struct app app = {.config = &config, .db = db, .chunk = chunk, .chunk_size = BODY_CHUNK};
+    /* Connecting now finds configuration mistakes at start; a database that is down is not
+     * fatal: requests answer 503 until it is back. */
+    (void)db_ensure(db, NULL);
+    log_msg(LOG_INFO, NULL, "start: serving (config %s)", config_path);
+
+    struct request req;
+    memset(&req, 0, sizeof(req));
+    req.arena = arena;
+    if (FCGX_InitRequest(&req.fcgx, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+        log_msg(LOG_ERR, NULL, "start: FCGX_InitRequest failed");
+        goto cleanup;
+    }
+    while (!stopping) {
+        int accepted = FCGX_Accept_r(&req.fcgx);
+        if (accepted < 0) {
+            if (stopping)
+                break;
+            /* EINTR from another signal, or a connection that failed before it was ours. */
+            continue;
+        }
+        sigprocmask(SIG_BLOCK, &stop_set, NULL);
+        struct timespec started;
+        clock_gettime(CLOCK_MONOTONIC, &started);
+        request_begin(&req);
+        req.retry_after = (unsigned)config.retry_after;
+        route_dispatch(&req, &app);
+        log_msg(LOG_INFO, req.id, "%s %s %d %.1fms", req.method, req.path, req.http_status,
+                elapsed_ms(&started));
+        FCGX_Finish_r(&req.fcgx);
+        arena_reset(arena);
+        sigprocmask(SIG_UNBLOCK, &stop_set, NULL);
+    }
+    log_msg(LOG_INFO, NULL, "stop: exiting");
+    FCGX_Free(&req.fcgx, 1);
+    status = 0;
+cleanup:
+    free(chunk);
+    arena_free(arena);
+    db_free(db);
+    return status;
+}

@@ -1,0 +1,48 @@
+/* One FastCGI request: its parameters, id, body reader, arena and the single write of the
+ * response. The only room besides main.c that knows FastCGI. */
+#ifndef LEADLISTS_REQUEST_H
+#define LEADLISTS_REQUEST_H
+
+#include <fcgiapp.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "arena.h"
+#include "problems.h"
+#include "status.h"
+
+#define REQUEST_ID_MAX 64
+#define REQUEST_HEADERS_MAX 8
+
+struct request {
+    FCGX_Request fcgx;
+    struct arena *arena;
+    char id[REQUEST_ID_MAX + 1];
+    const char *method;
+    const char *path;
+    const char *content_type;   /* NULL when absent */
+    const char *content_length; /* NULL when absent */
+    const char *authorization;  /* NULL when absent */
+    int http_status;            /* what was answered, for the access log */
+    unsigned retry_after;       /* seconds sent with 503 */
+    bool answered;
+    const char *extra_headers[REQUEST_HEADERS_MAX]; /* "Name: value" lines for the next answer */
+    size_t extra_count;
+};
+
+/* Reads the parameters of a freshly accepted request and picks its id. */
+void request_begin(struct request *r);
+
+/* Adds a header line to the next answer; the text must live until it is sent. */
+void request_add_header(struct request *r, const char *line);
+
+/* Reads up to cap body bytes; returns the count, 0 at the end, -1 on error. */
+long request_read(struct request *r, void *buf, size_t cap);
+
+/* Writes status, headers and body in one go. content_type NULL means JSON. */
+int request_send(struct request *r, int http_status, const char *body, size_t len);
+
+/* Builds and sends the JSON error envelope for s (with details from problems, may be NULL). */
+int request_fail(struct request *r, enum status s, const struct problems *problems);
+
+#endif

@@ -1,0 +1,165 @@
+#include "respond.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <yajl/yajl_gen.h>
+
+#include "iso8601.h"
+#include "uuid.h"
+
+#define GEN(call)                                                                                  \
+    do {                                                                                           \
+        if ((call) != yajl_gen_status_ok)                                                          \
+            goto cleanup;                                                                          \
+    } while (0)
+
+static yajl_gen gen_new(void)
+{
+    yajl_gen g = yajl_gen_alloc(NULL);
+    if (g != NULL)
+        yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+    return g;
+}
+
+static yajl_gen_status gen_cstr(yajl_gen g, const char *s)
+{
+    return yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+static yajl_gen_status gen_key_str(yajl_gen g, const char *key, const char *value)
+{
+    yajl_gen_status st = gen_cstr(g, key);
+    return st != yajl_gen_status_ok ? st : gen_cstr(g, value);
+}
+
+static yajl_gen_status gen_uuid(yajl_gen g, const uint8_t id[UUID_LEN])
+{
+    char text[UUID_STR_LEN + 1];
+    uuid_format(id, text);
+    return yajl_gen_string(g, (const unsigned char *)text, UUID_STR_LEN);
+}
+
+static yajl_gen_status gen_time(yajl_gen g, int64_t ms)
+{
+    char text[ISO8601_FORMAT_LEN + 1];
+    iso8601_format(ms, text);
+    return yajl_gen_string(g, (const unsigned char *)text, ISO8601_FORMAT_LEN);
+}
+
+static yajl_gen_status gen_strings(yajl_gen g, const struct leadlist_str *items, size_t count)
+{
+    yajl_gen_status st = yajl_gen_array_open(g);
+    for (size_t i = 0; i < count && st == yajl_gen_status_ok; i++)
+        st = yajl_gen_string(g, (const unsigned char *)items[i].ptr, items[i].len);
+    return st != yajl_gen_status_ok ? st : yajl_gen_array_close(g);
+}
+
+/* Copies the generated text into the arena so the generator can be freed at once. */
+static int take(struct arena *a, yajl_gen g, const char **out, size_t *len)
+{
+    const unsigned char *buf;
+    size_t n;
+    if (yajl_gen_get_buf(g, &buf, &n) != yajl_gen_status_ok)
+        return -1;
+    char *copy = arena_strndup(a, (const char *)buf, n);
+    if (copy == NULL)
+        return -1;
+    *out = copy;
+    *len = n;
+    return 0;
+}
+
+int respond_leadlist(struct arena *a, const struct leadlist *l, const char **body, size_t *len)
+{
+    int rc = -1;
+    yajl_gen g = gen_new();
+    if (g == NULL)
+        return -1;
+    GEN(yajl_gen_map_open(g));
+    GEN(gen_cstr(g, "id"));
+    GEN(gen_uuid(g, l->id));
+    GEN(gen_cstr(g, "icpId"));
+    GEN(l->has_icp_id ? gen_uuid(g, l->icp_id) : yajl_gen_null(g));
+    GEN(gen_cstr(g, "name"));
+    GEN(yajl_gen_string(g, (const unsigned char *)l->name, l->name_len));
+    GEN(gen_key_str(g, "type", leadlist_type_name(l->type)));
+    GEN(gen_cstr(g, "startDate"));
+    GEN(gen_time(g, l->start_ms));
+    GEN(gen_cstr(g, "endDate"));
+    GEN(gen_time(g, l->end_ms));
+    GEN(gen_cstr(g, "personIds"));
+    GEN(gen_strings(g, l->person_ids, l->person_count));
+    GEN(gen_cstr(g, "companyIds"));
+    GEN(yajl_gen_array_open(g));
+    for (size_t i = 0; i < l->company_count; i++)
+        GEN(gen_uuid(g, l->company_ids[i]));
+    GEN(yajl_gen_array_close(g));
+    GEN(gen_cstr(g, "userIds"));
+    GEN(yajl_gen_array_open(g));
+    GEN(gen_cstr(g, l->user_id));
+    GEN(yajl_gen_array_close(g));
+    GEN(gen_cstr(g, "createdAt"));
+    GEN(gen_time(g, l->created_ms));
+    GEN(gen_cstr(g, "updatedAt"));
+    GEN(gen_time(g, l->created_ms));
+    GEN(yajl_gen_map_close(g));
+    rc = take(a, g, body, len);
+cleanup:
+    yajl_gen_free(g);
+    return rc;
+}
+
+int respond_error(struct arena *a, enum status s, const char *request_id,
+                  const struct problems *problems, const char **body, size_t *len)
+{
+    int rc = -1;
+    const struct status_info *info = status_info(s);
+    yajl_gen g = gen_new();
+    if (g == NULL)
+        return -1;
+    GEN(yajl_gen_map_open(g));
+    GEN(gen_cstr(g, "error"));
+    GEN(yajl_gen_map_open(g));
+    GEN(gen_key_str(g, "code", info->code));
+    GEN(gen_key_str(g, "message", info->message));
+    if (problems != NULL && (problems->count > 0 || problems->dropped > 0)) {
+        GEN(gen_cstr(g, "details"));
+        GEN(yajl_gen_array_open(g));
+        for (size_t i = 0; i < problems->count; i++) {
+            GEN(yajl_gen_map_open(g));
+            GEN(gen_key_str(g, "field", problems->items[i].field));
+            GEN(gen_key_str(g, "message", problems->items[i].message));
+            GEN(yajl_gen_map_close(g));
+        }
+        if (problems->dropped > 0) {
+            char more[64];
+            snprintf(more, sizeof(more), "%zu more problems not listed", problems->dropped);
+            GEN(yajl_gen_map_open(g));
+            GEN(gen_key_str(g, "field", "body"));
+            GEN(gen_key_str(g, "message", more));
+            GEN(yajl_gen_map_close(g));
+        }
+        GEN(yajl_gen_array_close(g));
+    }
+    GEN(gen_key_str(g, "requestId", request_id));
+    GEN(yajl_gen_map_close(g));
+    GEN(yajl_gen_map_close(g));
+    rc = take(a, g, body, len);
+cleanup:
+    yajl_gen_free(g);
+    return rc;
+}
+
+int respond_string_array(struct arena *a, const struct leadlist_str *items, size_t count,
+                         const char **out, size_t *len)
+{
+    int rc = -1;
+    yajl_gen g = gen_new();
+    if (g == NULL)
+        return -1;
+    GEN(gen_strings(g, items, count));
+    rc = take(a, g, out, len);
+cleanup:
+    yajl_gen_free(g);
+    return rc;
+}
