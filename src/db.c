@@ -18,20 +18,37 @@ static const char *const statement_sql[DB__STMT_COUNT] = {
                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     [DB_LEADLIST_USER_INSERT] = "INSERT INTO leadlist_users (leadlist_id, position, user_id,"
                                 " granted_at) VALUES (?, ?, ?, ?)",
+    [DB_IDEM_FIND] = "SELECT fingerprint, status, leadlist_id, response FROM idempotency_keys"
+                     " WHERE user_id = ? AND idem_key = ? AND expires_at > UTC_TIMESTAMP(3)",
+    /* Waits for no lock: a row another transaction holds is the same key in flight (409).
+     * An expired row is taken over; a live one is left alone (affected rows 0). expires_at
+     * comes last because each assignment sees the ones before it. */
+    [DB_IDEM_INSERT] =
+        "SET STATEMENT innodb_lock_wait_timeout = 0 FOR"
+        " INSERT INTO idempotency_keys (user_id, idem_key, fingerprint, status, leadlist_id,"
+        " response, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ? + INTERVAL ? SECOND)"
+        " ON DUPLICATE KEY UPDATE"
+        " fingerprint = IF(expires_at <= UTC_TIMESTAMP(3), VALUES(fingerprint), fingerprint),"
+        " status = IF(expires_at <= UTC_TIMESTAMP(3), VALUES(status), status),"
+        " leadlist_id = IF(expires_at <= UTC_TIMESTAMP(3), VALUES(leadlist_id), leadlist_id),"
+        " response = IF(expires_at <= UTC_TIMESTAMP(3), VALUES(response), response),"
+        " created_at = IF(expires_at <= UTC_TIMESTAMP(3), VALUES(created_at), created_at),"
+        " expires_at = IF(expires_at <= UTC_TIMESTAMP(3), VALUES(expires_at), expires_at)",
 };
 
 /* Every connection works in UTC (DATETIME columns hold UTC), refuses to invent values, and
  * reads committed data only, so a session revoked a moment ago is seen as revoked. */
-static const char init_command[] =
-    "SET time_zone = '+00:00',"
-    " sql_mode = 'STRICT_TRANS_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,"
-    "NO_ENGINE_SUBSTITUTION',"
-    " SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+static const char *const init_commands[] = {
+    "SET time_zone = '+00:00', sql_mode = 'STRICT_TRANS_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
+    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
+    "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+};
 
 struct db {
     const struct config *config;
     MYSQL *conn;
     MYSQL_STMT *stmts[DB__STMT_COUNT];
+    unsigned last_error;
 };
 
 struct db *db_new(const struct config *c)
@@ -103,7 +120,8 @@ MYSQL *db_connect(const struct config *c, unsigned long client_flags, const char
     /* Reconnecting behind our back would silently drop the prepared statements. */
     mysql_options(conn, MYSQL_OPT_RECONNECT, &no);
     mysql_options(conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    mysql_options(conn, MYSQL_INIT_COMMAND, init_command);
+    for (size_t i = 0; i < sizeof(init_commands) / sizeof(init_commands[0]); i++)
+        mysql_options(conn, MYSQL_INIT_COMMAND, init_commands[i]);
     const char *socket = c->db_socket[0] != '\0' ? c->db_socket : NULL;
     const char *host = socket != NULL ? "localhost" : c->db_host;
     if (mysql_real_connect(conn, host, c->db_user, c->db_password, c->db_name,
@@ -147,6 +165,11 @@ enum db_result db_ensure(struct db *db, const char *request_id)
     return DB_OK;
 }
 
+unsigned db_last_error(const struct db *db)
+{
+    return db->last_error;
+}
+
 MYSQL_STMT *db_stmt(struct db *db, enum db_stmt which)
 {
     return db->stmts[which];
@@ -156,6 +179,7 @@ MYSQL_STMT *db_stmt(struct db *db, enum db_stmt which)
 static enum db_result fail(struct db *db, unsigned err, const char *what, const char *message,
                            const char *request_id)
 {
+    db->last_error = err;
     if (connection_lost(err)) {
         log_msg(LOG_WARNING, request_id, "database: %s: connection lost: %s (%u)", what, message,
                 err);
@@ -176,6 +200,7 @@ enum db_result db_execute(struct db *db, enum db_stmt which, MYSQL_BIND *params,
                           MYSQL_BIND *results, const char *request_id)
 {
     MYSQL_STMT *st = db->stmts[which];
+    db->last_error = 0;
     if (st == NULL)
         return DB_UNAVAILABLE;
     if ((params != NULL && mysql_stmt_bind_param(st, params) != 0) ||
