@@ -8,7 +8,14 @@
 
 #include "config.h"
 
-enum db_stmt { DB_SESSION_LOOKUP, DB_LEADLIST_INSERT, DB_LEADLIST_USER_INSERT, DB__STMT_COUNT };
+enum db_stmt {
+    DB_SESSION_LOOKUP,
+    DB_LEADLIST_INSERT,
+    DB_LEADLIST_USER_INSERT,
+    DB_IDEM_FIND,
+    DB_IDEM_INSERT,
+    DB__STMT_COUNT
+};
 
 enum db_result {
     DB_OK,
@@ -43,6 +50,10 @@ int db_fetch(struct db *db, enum db_stmt which, const char *request_id);
 
 /* Ends the statement's result set so the connection is free for the next one. */
 void db_free_result(struct db *db, enum db_stmt which);
+
+/* The server's error number for the last failure (0 when none), for callers that give one
+ * error a meaning of its own. */
+unsigned db_last_error(const struct db *db);
 
 enum db_result db_commit(struct db *db, const char *request_id);
 void db_rollback(struct db *db, const char *request_id);

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,10 +79,13 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Streams the body into the parser. Returns 0, or -1 when reading failed. */
-static int read_body(struct request *r, struct app *app, struct leadlist_in *in, size_t length)
+/* Streams the body into the parser and, when digest is not NULL, into the SHA-256 that keys
+ * an Idempotency-Key. Returns 0, or -1 when reading failed. */
+static int read_body(struct request *r, struct app *app, struct leadlist_in *in, EVP_MD_CTX *digest,
+                     size_t length)
 {
     size_t remaining = length;
+    bool parsing = true;
     while (remaining > 0) {
         size_t want = remaining < app->chunk_size ? remaining : app->chunk_size;
         long n = request_read(r, app->chunk, want);
@@ -90,10 +94,64 @@ static int read_body(struct request *r, struct app *app, struct leadlist_in *in,
         if (n == 0)
             break; /* shorter than announced: the parser sees a truncated document */
         remaining -= (size_t)n;
-        if (leadlist_in_feed(in, app->chunk, (size_t)n) != 0)
-            break; /* settled: the rest cannot change the answer */
+        if (digest != NULL && EVP_DigestUpdate(digest, app->chunk, (size_t)n) != 1)
+            return -1;
+        if (parsing && leadlist_in_feed(in, app->chunk, (size_t)n) != 0) {
+            parsing = false; /* settled: the rest cannot change the answer */
+            if (digest == NULL)
+                break;
+        }
     }
     return 0;
+}
+
+/* 1-255 printable ASCII characters. */
+static bool idempotency_key_valid(const char *key)
+{
+    size_t n = 0;
+    for (; key[n] != '\0'; n++) {
+        if (key[n] < 0x20 || key[n] > 0x7E)
+            return false;
+    }
+    return n >= 1 && n <= 255;
+}
+
+/* Sends a response kept with an Idempotency-Key, as it was first sent. */
+static void send_replay(struct request *r, const struct store_replay *replay)
+{
+    char id_text[UUID_STR_LEN + 1];
+    uuid_format(replay->leadlist_id, id_text);
+    char *location = arena_alloc(r->arena, 64 + UUID_STR_LEN);
+    if (location == NULL) {
+        request_fail(r, STATUS_INTERNAL_ERROR, NULL);
+        return;
+    }
+    snprintf(location, 64 + UUID_STR_LEN, "Location: /api/v1/entities/leadlists/%s", id_text);
+    request_add_header(r, location);
+    request_add_header(r, "Idempotent-Replayed: true");
+    request_send(r, replay->status, replay->body, replay->body_len);
+}
+
+/* Answers a store outcome other than a fresh commit. */
+static void answer_store(struct request *r, enum store_result s, const struct store_replay *replay)
+{
+    switch (s) {
+    case STORE_REPLAY:
+        send_replay(r, replay);
+        break;
+    case STORE_KEY_REUSED:
+        request_fail(r, STATUS_IDEMPOTENCY_KEY_REUSED, NULL);
+        break;
+    case STORE_IN_FLIGHT:
+        request_fail(r, STATUS_CONFLICT, NULL);
+        break;
+    case STORE_UNAVAILABLE:
+        request_fail(r, STATUS_SERVICE_UNAVAILABLE, NULL);
+        break;
+    default:
+        request_fail(r, STATUS_INTERNAL_ERROR, NULL);
+        break;
+    }
 }
 
 void handler_create_leadlist(struct request *r, struct app *app, const struct auth_session *session)
@@ -116,72 +174,105 @@ void handler_create_leadlist(struct request *r, struct app *app, const struct au
         return;
     }
 
+    const char *key_header = r->idempotency_key;
+    if (key_header != NULL && !idempotency_key_valid(key_header)) {
+        struct problems p;
+        problems_init(&p);
+        problems_add(&p, r->arena, "Idempotency-Key", "must be 1-255 printable ASCII characters");
+        request_fail(r, STATUS_BAD_REQUEST, &p);
+        return;
+    }
+
     struct leadlist list;
     struct problems problems;
+    struct store_key key;
+    struct store_replay replay;
+    memset(&replay, 0, sizeof(replay));
+    EVP_MD_CTX *digest = NULL;
     struct leadlist_in_limits limits = {.max_ids = c->max_ids, .max_depth = c->max_depth};
     struct leadlist_in *in = leadlist_in_new(r->arena, &limits, &list, &problems);
     if (in == NULL) {
         log_msg(LOG_ERR, r->id, "create: parser could not be allocated");
         request_fail(r, STATUS_INTERNAL_ERROR, NULL);
-        return;
+        goto cleanup;
     }
-    if (read_body(r, app, in, (size_t)length) != 0) {
+    if (key_header != NULL) {
+        digest = EVP_MD_CTX_new();
+        if (digest == NULL || EVP_DigestInit_ex(digest, EVP_sha256(), NULL) != 1) {
+            log_msg(LOG_ERR, r->id, "create: SHA-256 could not be set up");
+            request_fail(r, STATUS_INTERNAL_ERROR, NULL);
+            goto cleanup;
+        }
+    }
+    if (read_body(r, app, in, digest, (size_t)length) != 0) {
         log_msg(LOG_WARNING, r->id, "create: reading the body failed (client gone?)");
-        leadlist_in_free(in);
         request_fail(r, STATUS_MALFORMED_JSON, NULL);
-        return;
+        goto cleanup;
     }
     enum leadlist_in_result parsed = leadlist_in_finish(in);
-    leadlist_in_free(in);
     switch (parsed) {
     case LEADLIST_IN_OK:
         break;
     case LEADLIST_IN_MALFORMED:
         request_fail(r, STATUS_MALFORMED_JSON, &problems);
-        return;
+        goto cleanup;
     case LEADLIST_IN_INVALID:
         request_fail(r, STATUS_BAD_REQUEST, &problems);
-        return;
+        goto cleanup;
     default:
         log_msg(LOG_ERR, r->id, "create: out of memory while parsing the body");
         request_fail(r, STATUS_INTERNAL_ERROR, NULL);
-        return;
+        goto cleanup;
+    }
+
+    if (key_header != NULL) {
+        key.user_id = session->user_id;
+        key.key = key_header;
+        key.key_len = strlen(key_header);
+        key.ttl_seconds = c->idempotency_ttl;
+        unsigned int n = 0;
+        if (EVP_DigestFinal_ex(digest, key.fingerprint, &n) != 1) {
+            request_fail(r, STATUS_INTERNAL_ERROR, NULL);
+            goto cleanup;
+        }
+        enum store_result found = leadlist_store_find_key(app->db, r->arena, &key, &replay, r->id);
+        if (found != STORE_OK) {
+            answer_store(r, found, &replay);
+            goto cleanup;
+        }
     }
 
     uint8_t random[10];
     if (RAND_bytes(random, sizeof(random)) != 1) {
         log_msg(LOG_ERR, r->id, "create: RAND_bytes failed");
         request_fail(r, STATUS_INTERNAL_ERROR, NULL);
-        return;
+        goto cleanup;
     }
     list.created_ms = uuid_v7_make(&app->uuids, now_ms(), random, list.id);
     list.user_id = session->user_id;
     list.org_id = session->org_id;
 
-    switch (leadlist_store_create(app->db, r->arena, &list, r->id)) {
-    case DB_OK:
-        break;
-    case DB_UNAVAILABLE:
-        request_fail(r, STATUS_SERVICE_UNAVAILABLE, NULL);
-        return;
-    default:
-        request_fail(r, STATUS_INTERNAL_ERROR, NULL);
-        return;
-    }
-
+    /* The response is complete before the transaction, so the key can keep it. */
     const char *body;
     size_t len;
-    char location[64 + UUID_STR_LEN];
+    if (respond_leadlist(r->arena, &list, &body, &len) != 0) {
+        log_msg(LOG_ERR, r->id, "create: the response could not be built");
+        request_fail(r, STATUS_INTERNAL_ERROR, NULL);
+        goto cleanup;
+    }
+    enum store_result stored = leadlist_store_create(
+        app->db, r->arena, &list, key_header != NULL ? &key : NULL, body, len, &replay, r->id);
+    if (stored != STORE_OK) {
+        answer_store(r, stored, &replay);
+        goto cleanup;
+    }
     char id_text[UUID_STR_LEN + 1];
+    char location[64 + UUID_STR_LEN];
     uuid_format(list.id, id_text);
     snprintf(location, sizeof(location), "Location: /api/v1/entities/leadlists/%s", id_text);
-    if (respond_leadlist(r->arena, &list, &body, &len) != 0) {
-        /* Committed but not describable: the list exists, so say so without a body. */
-        log_msg(LOG_ERR, r->id, "create: list %s stored but the response could not be built",
-                id_text);
-        request_fail(r, STATUS_INTERNAL_ERROR, NULL);
-        return;
-    }
     request_add_header(r, location);
     request_send(r, 201, body, len);
+cleanup:
+    leadlist_in_free(in);
+    EVP_MD_CTX_free(digest);
 }

@@ -37,14 +37,16 @@ struct iso8601_tm {
  * 'T' and 'Z' are upper case. Hours 00-23, minutes and seconds 00-59 (no leap second,
  * no 24:00), offsets up to +/-23:59. Fractions beyond milliseconds are truncated.
  * The date must exist in the proleptic Gregorian calendar (leap years included).
- * On ISO8601_OK, *ms_out holds the instant in UTC milliseconds since the epoch.
+ * On ISO8601_OK, *ms_out (if not NULL) holds the instant in UTC milliseconds since the epoch;
+ * on failure it is left untouched.
  */
 enum iso8601_status iso8601_parse(const char *s, size_t len, int64_t *ms_out);
 
-/* Writes "YYYY-MM-DDTHH:MM:SS.mmmZ" and a NUL into out. ms must be within the range above. */
+/* Writes "YYYY-MM-DDTHH:MM:SS.mmmZ" and a NUL into out. ms outside the range above is clamped
+ * to it, so out can never overflow. */
 void iso8601_format(int64_t ms, char out[ISO8601_FORMAT_LEN + 1]);
 
-/* Splits ms (within the range above) into UTC calendar fields. */
+/* Splits ms into UTC calendar fields (clamped to the range above, like iso8601_format). */
 void iso8601_to_tm(int64_t ms, struct iso8601_tm *tm);
 
 /* The inverse of iso8601_to_tm; fields are assumed valid. */

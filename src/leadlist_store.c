@@ -1,5 +1,7 @@
 #include "leadlist_store.h"
 
+#include <mysqld_error.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "iso8601.h"
@@ -65,28 +67,142 @@ struct user_row {
     MYSQL_TIME granted;
 };
 
-static enum db_result insert_once(struct db *db, struct list_row *row, struct user_row *user,
-                                  const char *request_id)
+struct key_row {
+    MYSQL_BIND bind[9];
+    unsigned long user_len, key_len, fingerprint_len, id_len, body_len;
+    unsigned int status;
+    unsigned long long ttl;
+    MYSQL_TIME created, created_again;
+};
+
+static void bind_key_params(MYSQL_BIND *b, const struct store_key *key, unsigned long *user_len,
+                            unsigned long *key_len)
+{
+    *user_len = strlen(key->user_id);
+    *key_len = key->key_len;
+    bind_text(&b[0], key->user_id, user_len);
+    bind_blob(&b[1], key->key, key_len);
+}
+
+enum store_result leadlist_store_find_key(struct db *db, struct arena *a,
+                                          const struct store_key *key, struct store_replay *replay,
+                                          const char *request_id)
 {
     enum db_result r = db_ensure(db, request_id);
     if (r != DB_OK)
-        return r;
-    r = db_execute(db, DB_LEADLIST_INSERT, row->bind, NULL, request_id);
+        return STORE_UNAVAILABLE;
+    MYSQL_BIND params[2];
+    unsigned long user_len, key_len;
+    memset(params, 0, sizeof(params));
+    bind_key_params(params, key, &user_len, &key_len);
+
+    uint8_t fingerprint[STORE_FINGERPRINT_LEN];
+    unsigned long lengths[4] = {0, 0, 0, 0};
+    unsigned int status = 0;
+    MYSQL_BIND result[4];
+    memset(result, 0, sizeof(result));
+    result[0].buffer_type = MYSQL_TYPE_BLOB;
+    result[0].buffer = fingerprint;
+    result[0].buffer_length = sizeof(fingerprint);
+    result[0].length = &lengths[0];
+    bind_uint(&result[1], &status);
+    result[2].buffer_type = MYSQL_TYPE_BLOB;
+    result[2].buffer = replay->leadlist_id;
+    result[2].buffer_length = UUID_LEN;
+    result[2].length = &lengths[2];
+    /* The body's size is learnt from the row, then fetched into the arena. */
+    result[3].buffer_type = MYSQL_TYPE_BLOB;
+    result[3].length = &lengths[3];
+
+    r = db_execute(db, DB_IDEM_FIND, params, result, request_id);
+    if (r != DB_OK)
+        return r == DB_FATAL ? STORE_FATAL : STORE_UNAVAILABLE;
+    MYSQL_STMT *st = db_stmt(db, DB_IDEM_FIND);
+    enum store_result out = STORE_FATAL;
+    int rc = mysql_stmt_fetch(st);
+    if (rc == MYSQL_NO_DATA) {
+        out = STORE_OK;
+        goto cleanup;
+    }
+    if (rc != 0 && rc != MYSQL_DATA_TRUNCATED) {
+        log_msg(LOG_ERR, request_id, "store: reading an idempotency key failed: %s (%u)",
+                mysql_stmt_error(st), mysql_stmt_errno(st));
+        goto cleanup;
+    }
+    if (lengths[0] != STORE_FINGERPRINT_LEN ||
+        memcmp(fingerprint, key->fingerprint, STORE_FINGERPRINT_LEN) != 0) {
+        out = STORE_KEY_REUSED;
+        goto cleanup;
+    }
+    char *body = arena_alloc(a, lengths[3] + 1);
+    if (body == NULL) {
+        log_msg(LOG_ERR, request_id, "store: no memory for a stored response of %lu bytes",
+                lengths[3]);
+        goto cleanup;
+    }
+    result[3].buffer = body;
+    result[3].buffer_length = lengths[3];
+    if (lengths[3] > 0 && mysql_stmt_fetch_column(st, &result[3], 3, 0) != 0) {
+        log_msg(LOG_ERR, request_id, "store: reading a stored response failed: %s",
+                mysql_stmt_error(st));
+        goto cleanup;
+    }
+    body[lengths[3]] = '\0';
+    replay->status = (int)status;
+    replay->body = body;
+    replay->body_len = lengths[3];
+    out = STORE_REPLAY;
+cleanup:
+    db_free_result(db, DB_IDEM_FIND);
+    return out;
+}
+
+static enum db_result insert_key(struct db *db, struct key_row *k, bool *taken,
+                                 const char *request_id)
+{
+    enum db_result r = db_execute(db, DB_IDEM_INSERT, k->bind, NULL, request_id);
+    if (r == DB_OK)
+        *taken = mysql_stmt_affected_rows(db_stmt(db, DB_IDEM_INSERT)) == 0;
+    return r;
+}
+
+/* One attempt. The key goes first: a concurrent request with the same key then stops at its
+ * first statement instead of writing a list it would have to roll back. */
+static enum store_result insert_once(struct db *db, struct list_row *row, struct user_row *user,
+                                     struct key_row *key, enum db_result *db_out,
+                                     const char *request_id)
+{
+    enum db_result r = db_ensure(db, request_id);
+    if (r == DB_OK && key != NULL) {
+        bool taken = false;
+        r = insert_key(db, key, &taken, request_id);
+        if (r == DB_RETRY && db_last_error(db) == ER_LOCK_WAIT_TIMEOUT)
+            return STORE_IN_FLIGHT;
+        if (r == DB_OK && taken) {
+            db_rollback(db, request_id);
+            return STORE_KEY_REUSED; /* the caller looks the stored response up */
+        }
+    }
+    if (r == DB_OK)
+        r = db_execute(db, DB_LEADLIST_INSERT, row->bind, NULL, request_id);
     if (r == DB_OK)
         r = db_execute(db, DB_LEADLIST_USER_INSERT, user->bind, NULL, request_id);
     if (r == DB_OK)
         r = db_commit(db, request_id);
-    return r;
+    *db_out = r;
+    return r == DB_OK ? STORE_OK : STORE_FATAL;
 }
 
-enum db_result leadlist_store_create(struct db *db, struct arena *a, const struct leadlist *l,
-                                     const char *request_id)
+enum store_result leadlist_store_create(struct db *db, struct arena *a, const struct leadlist *l,
+                                        const struct store_key *key, const char *body,
+                                        size_t body_len, struct store_replay *replay,
+                                        const char *request_id)
 {
     const char *persons;
     size_t persons_len;
     if (respond_string_array(a, l->person_ids, l->person_count, &persons, &persons_len) != 0) {
         log_msg(LOG_ERR, request_id, "store: person ids could not be encoded");
-        return DB_FATAL;
+        return STORE_FATAL;
     }
     const char *type = leadlist_type_name(l->type);
 
@@ -131,11 +247,45 @@ enum db_result leadlist_store_create(struct db *db, struct arena *a, const struc
     bind_text(&user.bind[2], l->user_id, &user.user_len);
     bind_time(&user.bind[3], &user.granted, l->created_ms);
 
-    enum db_result r = DB_RETRY;
-    for (int attempt = 1; attempt <= STORE_ATTEMPTS && r == DB_RETRY; attempt++) {
-        r = insert_once(db, &row, &user, request_id);
-        if (r == DB_RETRY && attempt < STORE_ATTEMPTS)
+    struct key_row krow;
+    if (key != NULL) {
+        memset(&krow, 0, sizeof(krow));
+        bind_key_params(krow.bind, key, &krow.user_len, &krow.key_len);
+        krow.fingerprint_len = STORE_FINGERPRINT_LEN;
+        bind_blob(&krow.bind[2], key->fingerprint, &krow.fingerprint_len);
+        krow.status = 201;
+        bind_uint(&krow.bind[3], &krow.status);
+        krow.id_len = UUID_LEN;
+        bind_blob(&krow.bind[4], l->id, &krow.id_len);
+        krow.body_len = body_len;
+        bind_blob(&krow.bind[5], body, &krow.body_len);
+        bind_time(&krow.bind[6], &krow.created, l->created_ms);
+        bind_time(&krow.bind[7], &krow.created_again, l->created_ms);
+        krow.ttl = key->ttl_seconds;
+        krow.bind[8].buffer_type = MYSQL_TYPE_LONGLONG;
+        krow.bind[8].buffer = &krow.ttl;
+        krow.bind[8].is_unsigned = 1;
+    }
+
+    for (int attempt = 1; attempt <= STORE_ATTEMPTS; attempt++) {
+        enum db_result r = DB_OK;
+        enum store_result s =
+            insert_once(db, &row, &user, key != NULL ? &krow : NULL, &r, request_id);
+        if (s == STORE_IN_FLIGHT)
+            return s;
+        if (s == STORE_KEY_REUSED) {
+            /* Committed by another request since our lookup: answer as it would. */
+            s = leadlist_store_find_key(db, a, key, replay, request_id);
+            if (s != STORE_OK)
+                return s;
+            continue; /* expired in between: it is ours to take now */
+        }
+        if (s == STORE_OK)
+            return STORE_OK;
+        if (r != DB_RETRY)
+            return r == DB_UNAVAILABLE ? STORE_UNAVAILABLE : STORE_FATAL;
+        if (attempt < STORE_ATTEMPTS)
             log_msg(LOG_WARNING, request_id, "store: attempt %d rolled back; retrying", attempt);
     }
-    return r == DB_RETRY ? DB_UNAVAILABLE : r;
+    return STORE_UNAVAILABLE;
 }

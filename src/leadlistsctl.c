@@ -22,7 +22,8 @@ static void usage(FILE *out)
     fprintf(out, "usage: leadlistsctl [-c CONFIG] session create --user USER --org ORG\n"
                  "                                 [--role member|admin] [--ttl SECONDS]\n"
                  "       leadlistsctl [-c CONFIG] session revoke TOKEN\n"
-                 "       leadlistsctl [-c CONFIG] db migrate [--dir DIR]\n");
+                 "       leadlistsctl [-c CONFIG] db migrate [--dir DIR]\n"
+                 "       leadlistsctl [-c CONFIG] keys sweep\n");
 }
 
 /* base64url without padding, as RFC 6750 tokens usually are. */
@@ -177,6 +178,30 @@ static int session_revoke(MYSQL *conn, int argc, char **argv)
         return 1;
     }
     printf("revoked\n");
+    return 0;
+}
+
+/* Deletes expired Idempotency-Keys in small batches so no long lock is held. */
+static int keys_sweep(MYSQL *conn, int argc)
+{
+    if (argc != 1) {
+        usage(stderr);
+        return 2;
+    }
+    unsigned long long total = 0;
+    for (;;) {
+        static const char sql[] =
+            "DELETE FROM idempotency_keys WHERE expires_at <= UTC_TIMESTAMP(3) LIMIT 1000";
+        if (mysql_real_query(conn, sql, sizeof(sql) - 1) != 0 || mysql_commit(conn) != 0) {
+            fprintf(stderr, "leadlistsctl: keys sweep: %s\n", mysql_error(conn));
+            return 1;
+        }
+        my_ulonglong n = mysql_affected_rows(conn);
+        total += n;
+        if (n < 1000)
+            break;
+    }
+    printf("%llu expired key%s removed\n", total, total == 1 ? "" : "s");
     return 0;
 }
 
@@ -338,13 +363,15 @@ int main(int argc, char **argv)
     const char *noun = argv[i], *verb = argv[i + 1];
     int sub_argc = argc - (i + 1);
     char **sub_argv = argv + i + 1;
-    enum { CREATE, REVOKE, MIGRATE } command;
+    enum { CREATE, REVOKE, MIGRATE, SWEEP } command;
     if (strcmp(noun, "session") == 0 && strcmp(verb, "create") == 0)
         command = CREATE;
     else if (strcmp(noun, "session") == 0 && strcmp(verb, "revoke") == 0)
         command = REVOKE;
     else if (strcmp(noun, "db") == 0 && strcmp(verb, "migrate") == 0)
         command = MIGRATE;
+    else if (strcmp(noun, "keys") == 0 && strcmp(verb, "sweep") == 0)
+        command = SWEEP;
     else {
         usage(stderr);
         return 2;
@@ -365,6 +392,8 @@ int main(int argc, char **argv)
         rc = session_create(conn, sub_argc, sub_argv);
     else if (command == REVOKE)
         rc = session_revoke(conn, sub_argc, sub_argv);
+    else if (command == SWEEP)
+        rc = keys_sweep(conn, sub_argc);
     else
         rc = db_migrate(conn, config.migrations_dir, sub_argc, sub_argv);
     mysql_close(conn);

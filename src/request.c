@@ -55,6 +55,7 @@ void request_begin(struct request *r)
     r->content_type = FCGX_GetParam("CONTENT_TYPE", env);
     r->content_length = FCGX_GetParam("CONTENT_LENGTH", env);
     r->authorization = FCGX_GetParam("HTTP_AUTHORIZATION", env);
+    r->idempotency_key = FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", env);
     r->http_status = 0;
     r->retry_after = 1;
     r->answered = false;

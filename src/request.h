@@ -20,11 +20,12 @@ struct request {
     char id[REQUEST_ID_MAX + 1];
     const char *method;
     const char *path;
-    const char *content_type;   /* NULL when absent */
-    const char *content_length; /* NULL when absent */
-    const char *authorization;  /* NULL when absent */
-    int http_status;            /* what was answered, for the access log */
-    unsigned retry_after;       /* seconds sent with 503 */
+    const char *content_type;    /* NULL when absent */
+    const char *content_length;  /* NULL when absent */
+    const char *authorization;   /* NULL when absent */
+    const char *idempotency_key; /* NULL when absent */
+    int http_status;             /* what was answered, for the access log */
+    unsigned retry_after;        /* seconds sent with 503 */
     bool answered;
     const char *extra_headers[REQUEST_HEADERS_MAX]; /* "Name: value" lines for the next answer */
     size_t extra_count;

@@ -24,11 +24,12 @@ struct uuid_v7_gen {
 };
 
 /*
- * RFC 9562 version 7: 48-bit Unix milliseconds, version 7, 12-bit counter (seeded from
- * random[0..1] when the millisecond changes, incremented within it), variant 10, 62 random
- * bits from random[2..9]. When the counter overflows or now_ms is behind the last value, the
- * timestamp is advanced by one so ordering holds.
- * Returns the timestamp (ms) encoded in the UUID.
+ * RFC 9562 version 7: 48-bit Unix milliseconds, version 7, a 12-bit counter, variant 10, and
+ * 62 random bits from random[2..9]. When now_ms is ahead of the last value, the counter starts
+ * from random[0..1] with its top bit cleared (room to count within the millisecond). Otherwise
+ * (same millisecond, or the clock stepped back) the last timestamp is kept and the counter
+ * incremented; when it overflows, the timestamp is advanced by one so ordering holds.
+ * now_ms must be below 2^48 (the year 10889). Returns the timestamp (ms) encoded in the UUID.
  */
 int64_t uuid_v7_make(struct uuid_v7_gen *gen, int64_t now_ms, const uint8_t random[10],
                      uint8_t out[UUID_LEN]);
