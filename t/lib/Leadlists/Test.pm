@@ -1,0 +1,552 @@
+package Leadlists::Test;
+
+# Shared helpers for the integration tests (t/*.t). Perl core only.
+#
+# The tests talk to a running stack (nginx + leadlists-fcgi + MariaDB) described by the
+# environment that script/server writes to var/stack.env and script/test exports:
+#   LEADLISTS_URL, LEADLISTS_DB_SOCKET, LEADLISTS_DB_NAME, LEADLISTS_DB_USER,
+#   LEADLISTS_DB_PASSWORD, LEADLISTS_ROOT, LEADLISTS_CONFIG, LEADLISTS_CTL,
+#   LEADLISTS_WORKER_PIDFILE, LEADLISTS_WORKER_LOG
+# Without LEADLISTS_URL every test skips (so `make check` passes without a stack).
+
+use v5.36;
+use Exporter 'import';
+use Test::More ();
+use HTTP::Tiny;
+use IO::Socket::INET;
+use IO::Select;
+use JSON::PP ();
+use Digest::SHA qw(sha256_hex);
+use Time::HiRes ();
+use Time::Local qw(timegm);
+use Fcntl qw(:flock);
+use File::Spec;
+
+our @EXPORT = qw(
+  need_stack ROUTE OMIT
+  api raw_request raw_post describe header
+  mint_session revoke_session expire_session
+  sql sql_value sql_quote counts counts_ok nothing_written
+  valid_body json_text uniq_name
+  error_ok detail_fields has_detail
+  created_ok stored_ok top_level_keys iso_ms
+  worker_pids within
+);
+
+use constant ROUTE => '/api/v1/entities/leadlists';
+
+# valid_body(name => OMIT) removes a field.
+use constant OMIT => bless {}, 'Leadlists::Test::Omit';
+
+my $JSON = JSON::PP->new->utf8->canonical->allow_nonref;
+my $LOCK;
+
+# Skips the whole test file unless a stack is running; then takes a lock so that test files
+# run one at a time even under `make -j check` (they compare global row counts, and t/90
+# stops the database).
+sub need_stack {
+    if (!defined $ENV{LEADLISTS_URL} || $ENV{LEADLISTS_URL} eq '') {
+        print "1..0 # SKIP no running stack (start one with script/server)\n";
+        exit 0;
+    }
+    my @missing = grep { !defined $ENV{$_} || $ENV{$_} eq '' }
+      qw(LEADLISTS_DB_NAME LEADLISTS_DB_USER LEADLISTS_CONFIG LEADLISTS_CTL);
+    Test::More::BAIL_OUT("LEADLISTS_URL is set but not: @missing (source var/stack.env)")
+      if @missing;
+    $ENV{LEADLISTS_URL} =~ s{/+\z}{};
+    my $dir = File::Spec->tmpdir;
+    if (defined $ENV{LEADLISTS_ROOT} && -d "$ENV{LEADLISTS_ROOT}/var" && -w _) {
+        $dir = "$ENV{LEADLISTS_ROOT}/var";
+    }
+    if (open $LOCK, '>>', "$dir/integration-tests.lock") {
+        flock $LOCK, LOCK_EX;
+    }
+    return;
+}
+
+# --- HTTP --------------------------------------------------------------------------------
+
+sub json_text($data) { return $JSON->encode($data) }
+
+# api(method => 'POST', path => ROUTE, token => TOKEN | authorization => 'raw header value',
+#     body => HASHREF | ARRAYREF | 'raw text', content_type => 'application/json' | undef,
+#     headers => {...}, timeout => 30)
+# Returns HTTP::Tiny's response plus {json} (decoded body or undef) and {elapsed} (seconds).
+# content_type defaults to application/json when a body is given; pass undef to send none
+# (HTTP::Tiny then sends application/octet-stream for a non-empty body: use raw_request to
+# send no Content-Type at all).
+sub api(%a) {
+    my $method = $a{method} // 'POST';
+    my $path   = $a{path}   // ROUTE;
+    my %h      = %{ $a{headers} // {} };
+    $h{'Authorization'} = "Bearer $a{token}" if defined $a{token};
+    $h{'Authorization'} = $a{authorization}  if defined $a{authorization};
+    my $content;
+    $content = ref $a{body} ? json_text($a{body}) : $a{body} if exists $a{body};
+    my $ct = exists $a{content_type} ? $a{content_type} : (defined $content ? 'application/json' : undef);
+    $h{'Content-Type'} = $ct if defined $ct;
+    my $http = HTTP::Tiny->new(keep_alive => 0, timeout => $a{timeout} // 30,
+                               agent => 'leadlists-itest/1');
+    my %opt = (headers => \%h);
+    $opt{content} = $content if defined $content;
+    my $t0 = Time::HiRes::time();
+    my $r  = $http->request($method, $ENV{LEADLISTS_URL} . $path, \%opt);
+    $r->{elapsed} = Time::HiRes::time() - $t0;
+    $r->{json}    = _decode($r->{content});
+    $r->{request} = "$method $path" . (defined $h{Authorization} ? ' (with Authorization)' : '')
+      . (defined $content ? ' body: ' . _clip($content) : '');
+    return $r;
+}
+
+# Sends exact bytes (a whole HTTP request) and parses the answer. Returns the same shape as api():
+# {status, reason, headers (lower-case keys; arrays for repeated headers), content, json, elapsed}.
+# status 599 when no answer came within the timeout.
+sub raw_request($bytes, %a) {
+    my $timeout = $a{timeout} // 30;
+    my ($host, $port) = $ENV{LEADLISTS_URL} =~ m{^https?://([^/:]+)(?::(\d+))?} or die "bad LEADLISTS_URL";
+    $port //= 80;
+    my $t0 = Time::HiRes::time();
+    my $res = { status => 599, reason => 'Internal Exception', headers => {}, content => '',
+                request => 'raw: ' . _clip($bytes) };
+    my $sock = IO::Socket::INET->new(PeerAddr => $host, PeerPort => $port, Proto => 'tcp',
+                                     Timeout => $timeout);
+    if (!$sock) {
+        $res->{content} = "connect: $!";
+        return $res;
+    }
+    binmode $sock;
+    my $off = 0;
+    my $sel = IO::Select->new($sock);
+    local $SIG{PIPE} = 'IGNORE';
+    my $buf = '';
+    my $deadline = $t0 + $timeout;
+    # Write while also reading (the server may answer early, e.g. 413, and close).
+    while ($off < length $bytes) {
+        my $left = $deadline - Time::HiRes::time();
+        last if $left <= 0;
+        my ($r, $w) = IO::Select::select($sel, $sel, undef, $left);
+        if ($r && @$r) {
+            my $n = sysread $sock, $buf, 65536, length $buf;
+            last if !$n;
+        }
+        if ($w && @$w) {
+            my $n = syswrite $sock, $bytes, 65536, $off;
+            last if !defined $n;
+            $off += $n;
+        }
+    }
+    while (1) {
+        my $left = $deadline - Time::HiRes::time();
+        last if $left <= 0;
+        last if !$sel->can_read($left);
+        my $n = sysread $sock, $buf, 65536, length $buf;
+        last if !$n;
+        last if _complete($buf);
+    }
+    close $sock;
+    $res->{elapsed} = Time::HiRes::time() - $t0;
+    my ($head, $body) = split /\r\n\r\n/, $buf, 2;
+    return $res if !defined $head || $head !~ m{^HTTP/\d\.\d (\d{3}) ?([^\r\n]*)};
+    @$res{qw(status reason)} = ($1, $2);
+    for my $line (split /\r\n/, $head) {
+        next if $line !~ /^([^:\s]+):\s*(.*?)\s*$/;
+        my ($k, $v) = (lc $1, $2);
+        if (exists $res->{headers}{$k}) {
+            $res->{headers}{$k} = [ ref $res->{headers}{$k} ? @{ $res->{headers}{$k} } : $res->{headers}{$k}, $v ];
+        } else {
+            $res->{headers}{$k} = $v;
+        }
+    }
+    $body //= '';
+    if ((header($res, 'transfer-encoding') // '') =~ /chunked/i) {
+        my $out = '';
+        while ($body =~ s/^([0-9a-fA-F]+)[^\r\n]*\r\n//) {
+            my $n = hex $1;
+            last if $n == 0;
+            $out .= substr($body, 0, $n, '');
+            $body =~ s/^\r\n//;
+        }
+        $body = $out;
+    } elsif (defined(my $cl = header($res, 'content-length'))) {
+        $body = substr($body, 0, $cl) if $cl =~ /^\d+$/;
+    }
+    $res->{content} = $body;
+    $res->{json}    = _decode($body);
+    return $res;
+}
+
+sub _complete($buf) {
+    my ($head, $body) = split /\r\n\r\n/, $buf, 2;
+    return 0 if !defined $body;
+    return length($body) >= $1 if $head =~ /^content-length:\s*(\d+)/mi;
+    return $body =~ /(?:^|\r\n)0\r\n\r\n\z/ if $head =~ /^transfer-encoding:\s*chunked/mi;
+    return 0;
+}
+
+# A hand-written POST: raw_post(body => BYTES, headers => ["Name: value", ...], path => ROUTE).
+# Content-Length is added unless headers already has one; nothing else is added but Host and
+# Connection: close (so no Content-Type unless given).
+sub raw_post(%a) {
+    my $path = $a{path} // ROUTE;
+    my $body = $a{body} // '';
+    my @h = @{ $a{headers} // [] };
+    my ($hostport) = $ENV{LEADLISTS_URL} =~ m{^https?://([^/]+)};
+    my $req = "POST $path HTTP/1.1\r\nHost: $hostport\r\nConnection: close\r\n";
+    $req .= "$_\r\n" for @h;
+    $req .= "Content-Length: " . length($body) . "\r\n" if !grep { /^content-length:/i } @h;
+    $req .= "\r\n$body";
+    return raw_request($req, %a);
+}
+
+sub _decode($text) {
+    return undef if !defined $text || $text eq '';
+    return eval { $JSON->decode($text) };
+}
+
+sub _clip($s) {
+    $s //= '';
+    my $t = length($s) > 300 ? substr($s, 0, 300) . '...(' . length($s) . ' bytes)' : $s;
+    $t =~ s/([^\x20-\x7e])/sprintf '\\x%02x', ord $1/ge;
+    return $t;
+}
+
+# The first value of a response header (names are case-insensitive).
+sub header($r, $name) {
+    my $v = $r->{headers}{ lc $name };
+    return ref $v ? $v->[0] : $v;
+}
+
+# One line for diagnostics: the request and what came back.
+sub describe($r) {
+    my @h = map { my $v = $r->{headers}{$_}; "$_: " . (ref $v ? join(' | ', @$v) : $v) }
+      sort grep { /^(content-type|x-request-id|location|allow|www-authenticate|retry-after)$/ } keys %{ $r->{headers} };
+    return sprintf "%s\n  -> %s %s [%s] %s", $r->{request} // '?', $r->{status} // '?',
+      $r->{reason} // '', join('; ', @h), _clip($r->{content});
+}
+
+# --- sessions ----------------------------------------------------------------------------
+
+# Mints a session through leadlistsctl and returns its token.
+sub mint_session(%a) {
+    my @cmd = ($ENV{LEADLISTS_CTL}, '-c', $ENV{LEADLISTS_CONFIG}, 'session', 'create',
+               '--user', $a{user} // 'user_itest', '--org', $a{org} // 'org_itest');
+    push @cmd, '--role', $a{role} if defined $a{role};
+    push @cmd, '--ttl',  $a{ttl}  if defined $a{ttl};
+    open my $fh, '-|', @cmd or die "cannot run $cmd[0]: $!";
+    my $out = do { local $/; <$fh> } // '';
+    close $fh;
+    die "@cmd failed (exit " . ($? >> 8) . ")\n" if $? != 0;
+    my ($token) = grep { /\S/ } reverse split /\n/, $out;
+    die "@cmd printed no token\n" if !defined $token;
+    $token =~ s/^\s+|\s+\z//g;
+    return $token;
+}
+
+sub revoke_session($token) {
+    system($ENV{LEADLISTS_CTL}, '-c', $ENV{LEADLISTS_CONFIG}, 'session', 'revoke', $token) == 0
+      or die "leadlistsctl session revoke failed (exit " . ($? >> 8) . ")\n";
+    return;
+}
+
+# Moves a session's expiry one minute into the past.
+sub expire_session($token) {
+    my $hash = sha256_hex($token);
+    sql("UPDATE sessions SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 MINUTE"
+        . " WHERE token_hash = UNHEX('$hash')");
+    my $n = sql_value("SELECT COUNT(*) FROM sessions WHERE token_hash = UNHEX('$hash')"
+                      . " AND expires_at < UTC_TIMESTAMP(3)");
+    die "expire_session: no session row for that token\n" if $n != 1;
+    return;
+}
+
+# --- database ----------------------------------------------------------------------------
+
+# Runs SQL through the mariadb client; returns rows as array refs of byte strings
+# (NULL as undef). Dies when the client fails.
+sub sql($query) {
+    my @cmd = ('mariadb', '-N', '-B', '--default-character-set=utf8mb4',
+               '-u' . $ENV{LEADLISTS_DB_USER});
+    push @cmd, "--socket=$ENV{LEADLISTS_DB_SOCKET}" if $ENV{LEADLISTS_DB_SOCKET};
+    push @cmd, $ENV{LEADLISTS_DB_NAME}, '-e', $query;
+    local $ENV{MYSQL_PWD} = $ENV{LEADLISTS_DB_PASSWORD} // '';
+    open my $fh, '-|', @cmd or die "cannot run mariadb: $!";
+    binmode $fh;
+    my @rows;
+    while (my $line = <$fh>) {
+        chomp $line;
+        push @rows, [ map { $_ eq 'NULL' ? undef : _unescape($_) } split /\t/, $line, -1 ];
+    }
+    close $fh;
+    die "mariadb failed (exit " . ($? >> 8) . ") on: $query\n" if $? != 0;
+    return @rows;
+}
+
+sub _unescape($s) {
+    $s =~ s/\\(.)/$1 eq 'n' ? "\n" : $1 eq 't' ? "\t" : $1 eq '0' ? "\0" : $1/ge;
+    return $s;
+}
+
+sub sql_value($query) {
+    my @rows = sql($query);
+    return @rows ? $rows[0][0] : undef;
+}
+
+# A string literal for SQL built in tests (bytes).
+sub sql_quote($s) {
+    return "X'" . unpack('H*', $s) . "'";
+}
+
+# Row counts of the tables a create writes.
+sub counts() {
+    my ($row) = sql('SELECT (SELECT COUNT(*) FROM leadlists), (SELECT COUNT(*) FROM leadlist_users)');
+    return { leadlists => $row->[0] + 0, leadlist_users => $row->[1] + 0 };
+}
+
+# Asserts that the counts equal $want; returns the current counts.
+sub counts_ok($want, $name) {
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $now = counts();
+    Test::More::is_deeply($now, $want, $name)
+      or Test::More::diag("counts want: " . json_text($want) . " got: " . json_text($now));
+    return $now;
+}
+
+# Asserts that the counts still equal $before; returns the current counts.
+sub nothing_written($before, $name) {
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    return counts_ok($before, "$name: nothing written");
+}
+
+# --- bodies ------------------------------------------------------------------------------
+
+my $SEQ = 0;
+
+sub uniq_name($prefix = 'itest') {
+    return sprintf '%s %d-%d-%d', $prefix, $$, int(Time::HiRes::time() * 1000), ++$SEQ;
+}
+
+# A valid create body with overrides; a value OMIT removes the field.
+sub valid_body(%over) {
+    my %b = (
+        name       => uniq_name(),
+        type       => 'person',
+        icpId      => '660e8400-e29b-41d4-a716-446655440001',
+        startDate  => '2024-01-01',
+        endDate    => '2024-03-31T23:59:59Z',
+        personIds  => [ 'lead_abc123', 'lead_def456' ],
+        companyIds => [],
+    );
+    while (my ($k, $v) = each %over) {
+        if (ref $v && ref $v eq 'Leadlists::Test::Omit') {
+            delete $b{$k};
+        } else {
+            $b{$k} = $v;
+        }
+    }
+    return \%b;
+}
+
+# --- assertions --------------------------------------------------------------------------
+
+# One assertion: $r is the error envelope with $status and $code, JSON content type,
+# a message, and X-Request-Id equal to error.requestId; 405 also needs Allow: POST and 401
+# WWW-Authenticate: Bearer; 503 needs Retry-After; 400 needs a non-empty details array of
+# {field, message} strings.
+sub error_ok($r, $status, $code, $name) {
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my @why;
+    push @why, "status $r->{status}, want $status" if ($r->{status} // 0) != $status;
+    my $ct = header($r, 'content-type') // '';
+    push @why, "Content-Type '$ct'" if $ct ne 'application/json; charset=utf-8';
+    my $e = ref $r->{json} eq 'HASH' ? $r->{json}{error} : undef;
+    if (ref $e ne 'HASH') {
+        push @why, 'body is not {"error":{...}}';
+    } else {
+        push @why, "code " . ($e->{code} // 'undef') . ", want $code" if ($e->{code} // '') ne $code;
+        push @why, 'no message' if !defined $e->{message} || ref $e->{message} || $e->{message} eq '';
+        my $rid = header($r, 'x-request-id');
+        push @why, 'no X-Request-Id header' if !defined $rid || $rid eq '';
+        push @why, 'error.requestId differs from X-Request-Id'
+          if !defined $e->{requestId} || !defined $rid || $e->{requestId} ne $rid;
+        my @extra = grep { !/^(code|message|requestId|details)$/ } keys %$e;
+        push @why, "unexpected keys in error: @extra" if @extra;
+        if ($code eq 'BAD_REQUEST') {
+            my $d = $e->{details};
+            if (ref $d ne 'ARRAY' || !@$d) {
+                push @why, 'no details';
+            } elsif (grep { ref $_ ne 'HASH' || !defined $_->{field} || ref $_->{field}
+                            || !defined $_->{message} || ref $_->{message} || $_->{message} eq '' } @$d) {
+                push @why, 'a details entry lacks field or message';
+            }
+        } elsif (exists $e->{details} && ref $e->{details} ne 'ARRAY') {
+            push @why, 'details is not an array';
+        }
+    }
+    if ($status == 405) {
+        my $allow = header($r, 'allow') // '';
+        push @why, "Allow '$allow', want 'POST'" if $allow !~ /^\s*POST\s*$/;
+    }
+    if ($status == 401) {
+        my $wa = header($r, 'www-authenticate') // '';
+        push @why, "WWW-Authenticate '$wa'" if $wa !~ /^Bearer\b/;
+    }
+    if ($status == 503) {
+        my $ra = header($r, 'retry-after') // '';
+        push @why, "Retry-After '$ra'" if $ra !~ /^\s*\d+\s*$/;
+    }
+    my $ok = Test::More::ok(!@why, "$name: $status $code JSON error");
+    Test::More::diag(join('; ', @why) . "\n" . describe($r)) if !$ok;
+    return $ok;
+}
+
+# The fields named in error.details.
+sub detail_fields($r) {
+    my $d = ref $r->{json} eq 'HASH' && ref $r->{json}{error} eq 'HASH' ? $r->{json}{error}{details} : undef;
+    return ref $d eq 'ARRAY' ? map { ref $_ eq 'HASH' ? $_->{field} // '' : '' } @$d : ();
+}
+
+# One assertion: details has an entry for $field: a string matches the field or an item of it
+# ("personIds" matches "personIds" and "personIds[3]"); a Regexp is matched as is.
+sub has_detail($r, $field, $name) {
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $re = ref $field eq 'Regexp' ? $field : qr/^\Q$field\E(?:\[\d+\])?$/;
+    my $label = ref $field eq 'Regexp' ? 'a field matching /' . ("$field" =~ s/^\(\?\^\w*:(.*)\)\z/$1/sr) . '/' : $field;
+    my @f = detail_fields($r);
+    my $ok = Test::More::ok(scalar(grep { $_ =~ $re } @f), "$name: details name $label");
+    Test::More::diag('details fields: [' . join(', ', @f) . "]\n" . describe($r)) if !$ok;
+    return $ok;
+}
+
+# Top-level keys of a JSON object text, in the order they appear.
+sub top_level_keys($text) {
+    my @keys;
+    my $depth = 0;
+    while ($text =~ /\G(?:("(?:[^"\\]|\\.)*")(\s*:)?|([\{\[])|([\}\]])|[^"\{\}\[\]]+)/gcs) {
+        if (defined $1) {
+            push @keys, $JSON->decode($1) if $depth == 1 && defined $2;
+        } elsif (defined $3) {
+            $depth++;
+        } elsif (defined $4) {
+            $depth--;
+        }
+    }
+    return @keys;
+}
+
+# Milliseconds since the epoch of "YYYY-MM-DDTHH:MM:SS.mmmZ", undef when not that form.
+sub iso_ms($s) {
+    return undef if !defined $s || $s !~ /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})Z$/;
+    return timegm($6, $5, $4, $3, $2 - 1, $1) * 1000 + $7;
+}
+
+my @FIELD_ORDER = qw(id icpId name type startDate endDate personIds companyIds userIds createdAt updatedAt);
+my $UUID7 = qr/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+# One assertion: $r is a 201 of the contract's shape (headers, field order and types, UUIDv7 id,
+# Location, userIds == [$user], createdAt == updatedAt close to now). Returns the body or undef.
+sub created_ok($r, $user, $name) {
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my @why;
+    push @why, "status $r->{status}, want 201" if ($r->{status} // 0) != 201;
+    my $ct = header($r, 'content-type') // '';
+    push @why, "Content-Type '$ct'" if $ct ne 'application/json; charset=utf-8';
+    my $rid = header($r, 'x-request-id');
+    push @why, 'no X-Request-Id' if !defined $rid || $rid eq '';
+    my $b = $r->{json};
+    if (ref $b ne 'HASH') {
+        push @why, 'body is not a JSON object';
+    } else {
+        my @keys = top_level_keys($r->{content});
+        push @why, "keys in order [@keys], want [@FIELD_ORDER]" if "@keys" ne "@FIELD_ORDER";
+        push @why, "id '" . ($b->{id} // 'undef') . "' is not a lower-case UUIDv7"
+          if !defined $b->{id} || ref $b->{id} || $b->{id} !~ $UUID7;
+        my $loc = header($r, 'location') // '';
+        push @why, "Location '$loc'" if !defined $b->{id} || $loc ne ROUTE . "/$b->{id}";
+        push @why, 'icpId neither null nor a lower-case UUID'
+          if defined $b->{icpId} && (ref $b->{icpId} || $b->{icpId} !~ /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+        push @why, 'name is not a string' if !defined $b->{name} || ref $b->{name};
+        push @why, "type '" . ($b->{type} // 'undef') . "'" if ($b->{type} // '') !~ /^(person|company)$/;
+        for my $f (qw(startDate endDate createdAt updatedAt)) {
+            push @why, "$f '" . ($b->{$f} // 'undef') . "' is not YYYY-MM-DDTHH:MM:SS.mmmZ" if !defined iso_ms($b->{$f});
+        }
+        for my $f (qw(personIds companyIds userIds)) {
+            push @why, "$f is not an array of strings"
+              if ref $b->{$f} ne 'ARRAY' || grep { !defined || ref } @{ $b->{$f} };
+        }
+        push @why, 'companyIds has a non-lower-case UUID'
+          if ref $b->{companyIds} eq 'ARRAY' && grep { !defined || ref || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/ } @{ $b->{companyIds} };
+        push @why, 'userIds is not [' . $user . ']'
+          if defined $user && (ref $b->{userIds} ne 'ARRAY' || @{ $b->{userIds} } != 1 || ($b->{userIds}[0] // '') ne $user);
+        push @why, 'createdAt != updatedAt' if ($b->{createdAt} // 'a') ne ($b->{updatedAt} // 'b');
+        my $ms = iso_ms($b->{createdAt});
+        push @why, "createdAt $b->{createdAt} is not within 60 s of now"
+          if defined $ms && abs($ms / 1000 - Time::HiRes::time()) > 60;
+    }
+    my $ok = Test::More::ok(!@why, "$name: 201 with the contract's body");
+    Test::More::diag(join('; ', @why) . "\n" . describe($r)) if !$ok;
+    return $ok ? $b : (ref $b eq 'HASH' ? $b : undef);
+}
+
+# One assertion: the row for the 201 body $b is in leadlists as returned, and leadlist_users
+# holds exactly (id, user) at position 0.
+sub stored_ok($b, $name) {
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    if (ref $b ne 'HASH' || !defined $b->{id} || $b->{id} !~ /^[0-9a-f-]{36}$/) {
+        Test::More::fail("$name: stored as returned");
+        Test::More::diag('no usable id in the response');
+        return 0;
+    }
+    (my $hex = $b->{id}) =~ tr/-//d;
+    my $fmt = sub ($col) { "CONCAT(DATE_FORMAT($col, '%Y-%m-%dT%H:%i:%s.'), LEFT(DATE_FORMAT($col, '%f'), 3), 'Z')" };
+    my @rows = sql("SELECT LOWER(HEX(id)), LOWER(HEX(icp_id)), HEX(name), type, "
+                   . $fmt->('start_date') . ', ' . $fmt->('end_date') . ', '
+                   . "person_count, person_ids, company_count, LOWER(HEX(company_ids)), created_by, "
+                   . $fmt->('created_at') . ', ' . $fmt->('updated_at')
+                   . " FROM leadlists WHERE id = UNHEX('$hex')");
+    my @users = sql("SELECT position, user_id FROM leadlist_users WHERE leadlist_id = UNHEX('$hex') ORDER BY position");
+    my %got;
+    if (@rows == 1) {
+        my $r = $rows[0];
+        my $persons = eval { JSON::PP->new->utf8->decode($r->[7]) };
+        my @companies = map { join '-', unpack 'A8 A4 A4 A4 A12', $_ } ($r->[9] // '') =~ /(.{32})/g;
+        %got = (id => $r->[0], icpId => $r->[1], name_hex => $r->[2], type => $r->[3],
+                startDate => $r->[4], endDate => $r->[5], person_count => $r->[6] + 0,
+                personIds => $persons, company_count => $r->[8] + 0, companyIds => \@companies,
+                created_by => $r->[10], createdAt => $r->[11], updatedAt => $r->[12],
+                users => [ map { [ $_->[0] + 0, $_->[1] ] } @users ]);
+    } else {
+        %got = (rows => scalar @rows);
+    }
+    my $name_bytes = $b->{name} // '';
+    utf8::encode($name_bytes);
+    my $icp = $b->{icpId};
+    $icp =~ tr/-//d if defined $icp;
+    my %want = (id => $hex, icpId => $icp, name_hex => uc unpack('H*', $name_bytes), type => $b->{type},
+                startDate => $b->{startDate}, endDate => $b->{endDate},
+                person_count => scalar @{ $b->{personIds} // [] }, personIds => $b->{personIds},
+                company_count => scalar @{ $b->{companyIds} // [] }, companyIds => $b->{companyIds},
+                created_by => $b->{userIds}[0], createdAt => $b->{createdAt}, updatedAt => $b->{updatedAt},
+                users => [ [ 0, $b->{userIds}[0] ] ]);
+    # position may count from 0 or 1; only the order matters.
+    $got{users}[0][0] = 0 if ref $got{users} eq 'ARRAY' && @{ $got{users} } == 1 && $got{users}[0][0] == 1;
+    return Test::More::is_deeply(\%got, \%want, "$name: stored as returned");
+}
+
+# A time limit in seconds, stretched by LEADLISTS_TEST_TIME_FACTOR (e.g. 10 for workers built
+# with ASan or run under valgrind).
+sub within($seconds) {
+    my $f = $ENV{LEADLISTS_TEST_TIME_FACTOR};
+    return $seconds * (defined $f && $f =~ /^\d+(?:\.\d+)?$/ && $f > 0 ? $f : 1);
+}
+
+# --- processes ---------------------------------------------------------------------------
+
+# The pids listed in LEADLISTS_WORKER_PIDFILE (one or more, any separator).
+sub worker_pids() {
+    my $f = $ENV{LEADLISTS_WORKER_PIDFILE};
+    return () if !defined $f || !open my $fh, '<', $f;
+    my $text = do { local $/; <$fh> } // '';
+    return sort { $a <=> $b } grep { $_ > 1 } $text =~ /(\d+)/g;
+}
+
+1;
