@@ -36,6 +36,8 @@ static const struct option options[] = {
     NUM(db_connect_timeout, 2, 1, 3600),
     NUM(db_read_timeout, 5, 1, 3600),
     NUM(db_write_timeout, 5, 1, 3600),
+    NUM(db_lock_timeout, 2, 1, 3600),
+    NUM(request_timeout, 10, 1, 3600),
     NUM(max_body_bytes, 1048576, 2, 64UL * 1024 * 1024),
     NUM(max_ids, 10000, 0, 1000000),
     NUM(max_depth, 16, 3, 1024),

@@ -16,6 +16,8 @@ struct config {
     unsigned long db_connect_timeout; /* seconds */
     unsigned long db_read_timeout;
     unsigned long db_write_timeout;
+    unsigned long db_lock_timeout; /* row and metadata lock waits, seconds */
+    unsigned long request_timeout; /* a request's whole life, seconds */
     unsigned long max_body_bytes;
     unsigned long max_ids;
     unsigned long max_depth;

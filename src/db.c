@@ -4,6 +4,7 @@
 #include <mysqld_error.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "log.h"
@@ -44,12 +45,33 @@ static const char *const init_commands[] = {
     "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
 };
 
+/* Lock waits end well inside the read timeout, as an error the store can retry (1205). */
+#define LOCK_WAIT_FORMAT "SET innodb_lock_wait_timeout = %lu, lock_wait_timeout = %lu"
+
 struct db {
     const struct config *config;
     MYSQL *conn;
     MYSQL_STMT *stmts[DB__STMT_COUNT];
     unsigned last_error;
+    int64_t deadline_ms; /* 0: none */
 };
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void db_set_deadline(struct db *db, int64_t deadline_ms)
+{
+    db->deadline_ms = deadline_ms;
+}
+
+bool db_time_left(const struct db *db)
+{
+    return db->deadline_ms == 0 || now_ms() < db->deadline_ms;
+}
 
 struct db *db_new(const struct config *c)
 {
@@ -122,6 +144,10 @@ MYSQL *db_connect(const struct config *c, unsigned long client_flags, const char
     mysql_options(conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
     for (size_t i = 0; i < sizeof(init_commands) / sizeof(init_commands[0]); i++)
         mysql_options(conn, MYSQL_INIT_COMMAND, init_commands[i]);
+    char lock_wait[96];
+    snprintf(lock_wait, sizeof(lock_wait), LOCK_WAIT_FORMAT, c->db_lock_timeout,
+             c->db_lock_timeout);
+    mysql_options(conn, MYSQL_INIT_COMMAND, lock_wait);
     const char *socket = c->db_socket[0] != '\0' ? c->db_socket : NULL;
     const char *host = socket != NULL ? "localhost" : c->db_host;
     if (mysql_real_connect(conn, host, c->db_user, c->db_password, c->db_name,
@@ -135,8 +161,21 @@ MYSQL *db_connect(const struct config *c, unsigned long client_flags, const char
     return conn;
 }
 
+/* Past the request's deadline nothing more is started, and what was begun is rolled back. */
+static bool deadline_passed(struct db *db, const char *what, const char *request_id)
+{
+    if (db_time_left(db))
+        return false;
+    log_msg(LOG_WARNING, request_id, "database: request deadline passed before %s; rolled back",
+            what);
+    db_rollback(db, request_id);
+    return true;
+}
+
 enum db_result db_ensure(struct db *db, const char *request_id)
 {
+    if (deadline_passed(db, "connecting", request_id))
+        return DB_UNAVAILABLE;
     if (db->conn != NULL)
         return DB_OK;
     MYSQL *conn = db_connect(db->config, 0, request_id);
@@ -201,7 +240,7 @@ enum db_result db_execute(struct db *db, enum db_stmt which, MYSQL_BIND *params,
 {
     MYSQL_STMT *st = db->stmts[which];
     db->last_error = 0;
-    if (st == NULL)
+    if (st == NULL || deadline_passed(db, "a statement", request_id))
         return DB_UNAVAILABLE;
     if ((params != NULL && mysql_stmt_bind_param(st, params) != 0) ||
         (results != NULL && mysql_stmt_bind_result(st, results) != 0) ||
@@ -234,7 +273,7 @@ void db_free_result(struct db *db, enum db_stmt which)
 
 enum db_result db_commit(struct db *db, const char *request_id)
 {
-    if (db->conn == NULL)
+    if (db->conn == NULL || deadline_passed(db, "commit", request_id))
         return DB_UNAVAILABLE;
     if (mysql_commit(db->conn) == 0)
         return DB_OK;

@@ -5,6 +5,7 @@
 
 #include <mysql.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "config.h"
 
@@ -29,6 +30,13 @@ struct db;
 
 struct db *db_new(const struct config *c);
 void db_free(struct db *db);
+
+/* The current request's deadline in CLOCK_MONOTONIC milliseconds (0: none). Past it, no
+ * statement or commit is started: the transaction is rolled back and DB_UNAVAILABLE returned. */
+void db_set_deadline(struct db *db, int64_t deadline_ms);
+
+/* True while the deadline has not passed. */
+bool db_time_left(const struct db *db);
 
 /* A connection with the service's options (timeouts, utf8mb4, UTC, strict mode, no automatic
  * reconnect), for tools that run their own SQL. NULL on failure, which is logged. */

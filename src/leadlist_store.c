@@ -3,6 +3,7 @@
 #include <mysqld_error.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 #include "iso8601.h"
 #include "log.h"
@@ -284,8 +285,12 @@ enum store_result leadlist_store_create(struct db *db, struct arena *a, const st
             return STORE_OK;
         if (r != DB_RETRY)
             return r == DB_UNAVAILABLE ? STORE_UNAVAILABLE : STORE_FATAL;
-        if (attempt < STORE_ATTEMPTS)
+        if (attempt < STORE_ATTEMPTS && db_time_left(db)) {
             log_msg(LOG_WARNING, request_id, "store: attempt %d rolled back; retrying", attempt);
+            /* A short, growing pause lets the transaction that won a deadlock finish. */
+            struct timespec pause = {0, 20L * 1000 * 1000 * attempt};
+            nanosleep(&pause, NULL);
+        }
     }
     return STORE_UNAVAILABLE;
 }

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "request.h"
 #include "route.h"
+#include "watchdog.h"
 
 #define BODY_CHUNK (64 * 1024)
 #define ARENA_BLOCK (64 * 1024)
@@ -113,7 +114,13 @@ int main(int argc, char **argv)
         log_msg(LOG_ERR, NULL, "start: FCGX_InitRequest failed");
         goto cleanup;
     }
+    int watchdog_rc = watchdog_start(&req.fcgx, config.request_timeout);
+    if (watchdog_rc != 0) {
+        log_msg(LOG_ERR, NULL, "start: request watchdog failed: %s", strerror(watchdog_rc));
+        goto cleanup;
+    }
     while (!stopping) {
+        watchdog_rearm();
         int accepted = FCGX_Accept_r(&req.fcgx);
         if (accepted < 0) {
             if (stopping)
@@ -126,6 +133,7 @@ int main(int argc, char **argv)
         clock_gettime(CLOCK_MONOTONIC, &started);
         request_begin(&req);
         req.retry_after = (unsigned)config.retry_after;
+        db_set_deadline(db, watchdog_request_begin());
         route_dispatch(&req, &app);
         log_msg(LOG_INFO, req.id, "%s %s %d %.1fms", req.method, req.path, req.http_status,
                 elapsed_ms(&started));
@@ -134,9 +142,11 @@ int main(int argc, char **argv)
         sigprocmask(SIG_UNBLOCK, &stop_set, NULL);
     }
     log_msg(LOG_INFO, NULL, "stop: exiting");
+    watchdog_stop();
     FCGX_Free(&req.fcgx, 1);
     status = 0;
 cleanup:
+    watchdog_stop();
     free(chunk);
     arena_free(arena);
     db_free(db);
