@@ -54,6 +54,7 @@ struct db {
     MYSQL_STMT *stmts[DB__STMT_COUNT];
     unsigned last_error;
     int64_t deadline_ms; /* 0: none */
+    bool in_transaction; /* a statement ran since the last commit or rollback */
 };
 
 static int64_t now_ms(void)
@@ -91,6 +92,8 @@ static void disconnect(struct db *db)
     if (db->conn != NULL)
         mysql_close(db->conn);
     db->conn = NULL;
+    /* The server rolls back what the connection had open. */
+    db->in_transaction = false;
 }
 
 void db_free(struct db *db)
@@ -242,6 +245,7 @@ enum db_result db_execute(struct db *db, enum db_stmt which, MYSQL_BIND *params,
     db->last_error = 0;
     if (st == NULL || deadline_passed(db, "a statement", request_id))
         return DB_UNAVAILABLE;
+    db->in_transaction = true;
     if ((params != NULL && mysql_stmt_bind_param(st, params) != 0) ||
         (results != NULL && mysql_stmt_bind_result(st, results) != 0) ||
         mysql_stmt_execute(st) != 0) {
@@ -275,16 +279,26 @@ enum db_result db_commit(struct db *db, const char *request_id)
 {
     if (db->conn == NULL || deadline_passed(db, "commit", request_id))
         return DB_UNAVAILABLE;
-    if (mysql_commit(db->conn) == 0)
+    if (mysql_commit(db->conn) == 0) {
+        db->in_transaction = false;
         return DB_OK;
+    }
     unsigned err = mysql_errno(db->conn);
     enum db_result r = fail(db, err, "commit", mysql_error(db->conn), request_id);
     /* A commit whose answer was lost may have happened: never retry it. */
     return connection_lost(err) ? DB_UNAVAILABLE : r;
 }
 
+void db_finish_request(struct db *db, const char *request_id)
+{
+    if (db->in_transaction)
+        db_rollback(db, request_id);
+    db->deadline_ms = 0;
+}
+
 void db_rollback(struct db *db, const char *request_id)
 {
+    db->in_transaction = false;
     if (db->conn == NULL)
         return;
     if (mysql_rollback(db->conn) != 0) {

@@ -66,4 +66,8 @@ unsigned db_last_error(const struct db *db);
 enum db_result db_commit(struct db *db, const char *request_id);
 void db_rollback(struct db *db, const char *request_id);
 
+/* Ends whatever the request left open (a read-only transaction after a lookup, say) so no
+ * transaction spans two requests; costs nothing when the last step was a commit. */
+void db_finish_request(struct db *db, const char *request_id);
+
 #endif

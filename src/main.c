@@ -135,6 +135,7 @@ int main(int argc, char **argv)
         req.retry_after = (unsigned)config.retry_after;
         db_set_deadline(db, watchdog_request_begin());
         route_dispatch(&req, &app);
+        db_finish_request(db, req.id);
         log_msg(LOG_INFO, req.id, "%s %s %d %.1fms", req.method, req.path, req.http_status,
                 elapsed_ms(&started));
         FCGX_Finish_r(&req.fcgx);

@@ -78,8 +78,4 @@ void route_dispatch(struct request *r, struct app *app)
         }
     }
     route->handler(r, app, &session);
-    if (r->http_status >= 300 && !(route->flags & ROUTE_PUBLIC)) {
-        /* The session lookup opened a transaction; end it on every path that did not commit. */
-        db_rollback(app->db, r->id);
-    }
 }
