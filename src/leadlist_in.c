@@ -448,17 +448,6 @@ static const yajl_callbacks callbacks = {
     .yajl_end_array = cb_end,
 };
 
-static int hex_value(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static void guard_scan(struct leadlist_in *in, const unsigned char *p, size_t len)
 {
     for (size_t i = 0; i < len && !in->lone_surrogate; i++) {
@@ -485,7 +474,7 @@ static void guard_scan(struct leadlist_in *in, const unsigned char *p, size_t le
             break;
         case G_HEX:
         case G_LOW_HEX: {
-            int h = hex_value(c);
+            int h = text_hex_digit(c);
             if (h < 0) {
                 in->guard = G_STR; /* yajl refuses this text anyway */
                 break;

@@ -21,4 +21,7 @@ size_t text_utf8_length(const char *s, size_t len);
  * are not valid UTF-8. */
 bool text_has_control(const char *s, size_t len);
 
+/* The value of an ASCII hex digit (either case), or -1. */
+int text_hex_digit(unsigned char c);
+
 #endif

@@ -1,19 +1,10 @@
 #include "uuid.h"
 
+#include "text.h"
+
 #include <stdbool.h>
 
 #define COUNTER_MAX 0xFFF
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 static bool is_hyphen_pos(size_t i)
 {
@@ -33,8 +24,8 @@ int uuid_parse(const char *s, size_t len, uint8_t out[UUID_LEN])
                 return -1;
             continue;
         }
-        int hi = hex_value(s[i]);
-        int lo = hex_value(s[i + 1]);
+        int hi = text_hex_digit((unsigned char)s[i]);
+        int lo = text_hex_digit((unsigned char)s[i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         buf[n++] = (uint8_t)(hi << 4 | lo);
