@@ -10,6 +10,8 @@
 #include "respond.h"
 
 #define STORE_ATTEMPTS 3
+/* A lost connection noticed only after this long was a timeout, not a drop. */
+#define SLOW_LOSS_MS 500
 
 static void bind_blob(MYSQL_BIND *b, const void *data, unsigned long *len)
 {
@@ -270,8 +272,11 @@ enum store_result leadlist_store_create(struct db *db, struct arena *a, const st
 
     for (int attempt = 1; attempt <= STORE_ATTEMPTS; attempt++) {
         enum db_result r = DB_OK;
+        struct timespec before, after;
+        clock_gettime(CLOCK_MONOTONIC, &before);
         enum store_result s =
             insert_once(db, &row, &user, key != NULL ? &krow : NULL, &r, request_id);
+        clock_gettime(CLOCK_MONOTONIC, &after);
         if (s == STORE_IN_FLIGHT)
             return s;
         if (s == STORE_KEY_REUSED) {
@@ -285,6 +290,16 @@ enum store_result leadlist_store_create(struct db *db, struct arena *a, const st
             return STORE_OK;
         if (r != DB_RETRY)
             return r == DB_UNAVAILABLE ? STORE_UNAVAILABLE : STORE_FATAL;
+        unsigned err = db_last_error(db);
+        long took_ms = (long)(after.tv_sec - before.tv_sec) * 1000 +
+                       (after.tv_nsec - before.tv_nsec) / 1000000;
+        if (err != ER_LOCK_DEADLOCK && err != ER_LOCK_WAIT_TIMEOUT && took_ms >= SLOW_LOSS_MS) {
+            /* The connection was lost by a timeout (a frozen server): reconnecting would
+             * only make the client wait twice as long for the same 503. */
+            log_msg(LOG_WARNING, request_id, "store: connection lost after %ld ms; not retrying",
+                    took_ms);
+            return STORE_UNAVAILABLE;
+        }
         if (attempt < STORE_ATTEMPTS && db_time_left(db)) {
             log_msg(LOG_WARNING, request_id, "store: attempt %d rolled back; retrying", attempt);
             /* A short, growing pause lets the transaction that won a deadlock finish. */
