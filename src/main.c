@@ -30,21 +30,25 @@ static void on_stop(int sig)
     FCGX_ShutdownPending();
 }
 
-/* SIGTERM and SIGINT interrupt accept() (no SA_RESTART); during a request they stay blocked so
- * the request in flight always finishes. */
+/* SIGTERM, SIGINT and SIGUSR1 (libfcgi's own "shutdown pending" signal, whose handler would
+ * otherwise make every accept fail at once) stop the worker. They interrupt accept() (no
+ * SA_RESTART); during a request they stay blocked so the request in flight always finishes.
+ * Installed after FCGX_Init, which sets its own SIGUSR1 handler. */
 static int install_signals(sigset_t *stop_set)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0 ||
+        sigaction(SIGUSR1, &sa, NULL) != 0)
         return -1;
     /* A client that goes away must not kill the worker. */
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(stop_set);
     sigaddset(stop_set, SIGTERM);
     sigaddset(stop_set, SIGINT);
+    sigaddset(stop_set, SIGUSR1);
     return 0;
 }
 
@@ -90,7 +94,7 @@ int main(int argc, char **argv)
     log_open(config.log, "leadlists-fcgi");
 
     sigset_t stop_set;
-    if (install_signals(&stop_set) != 0 || FCGX_Init() != 0) {
+    if (FCGX_Init() != 0 || install_signals(&stop_set) != 0) {
         log_msg(LOG_ERR, NULL, "start: signal or FastCGI set-up failed: %s", strerror(errno));
         goto cleanup;
     }
@@ -119,15 +123,24 @@ int main(int argc, char **argv)
         log_msg(LOG_ERR, NULL, "start: request watchdog failed: %s", strerror(watchdog_rc));
         goto cleanup;
     }
+    int failed_accepts = 0;
     while (!stopping) {
         watchdog_rearm();
         int accepted = FCGX_Accept_r(&req.fcgx);
         if (accepted < 0) {
             if (stopping)
                 break;
-            /* EINTR from another signal, or a connection that failed before it was ours. */
+            /* A connection that failed before it was ours. Should accept itself keep failing
+             * (descriptors exhausted, say), pause rather than spin. */
+            if (++failed_accepts % 100 == 0) {
+                log_msg(LOG_WARNING, NULL, "accept: %d failures in a row (last %d)", failed_accepts,
+                        accepted);
+                struct timespec pause = {0, 100L * 1000 * 1000};
+                nanosleep(&pause, NULL);
+            }
             continue;
         }
+        failed_accepts = 0;
         sigprocmask(SIG_BLOCK, &stop_set, NULL);
         struct timespec started;
         clock_gettime(CLOCK_MONOTONIC, &started);
