@@ -583,19 +583,21 @@ static bool dedupe(struct leadlist_in *in, void *items, size_t *count, size_t it
     unsigned char *base = items;
     size_t kept = 0;
     for (size_t i = 0; i < *count; i++) {
-        unsigned char *item = base + i * item_size;
-        const void *key = item;
+        unsigned char *slot = base + kept * item_size;
+        if (kept != i)
+            memcpy(slot, base + i * item_size, item_size);
+        /* The set keeps a pointer to the key: for UUIDs that is the slot itself, so the key
+         * must be added where the item stays, not where it came from (later items move into
+         * the emptied places). Strings point into the arena and never move. */
+        const void *key = slot;
         size_t key_len = item_size;
         if (strings) {
-            const struct leadlist_str *s = (const struct leadlist_str *)(void *)item;
-            key = s->ptr;
-            key_len = s->len;
+            const struct leadlist_str *str = (const struct leadlist_str *)(void *)slot;
+            key = str->ptr;
+            key_len = str->len;
         }
-        if (ids_set_add(set, key, key_len) == 1) {
-            if (kept != i)
-                memcpy(base + kept * item_size, item, item_size);
+        if (ids_set_add(set, key, key_len) == 1)
             kept++;
-        }
     }
     *count = kept;
     return true;
