@@ -27,6 +27,9 @@ LL_MIGRATE_CONF=$LL_VAR/migrate.conf
 LL_STACK_ENV=$LL_VAR/stack.env
 LL_CTL=$LL_ROOT/src/leadlistsctl
 LL_WORKER_BIN=$LL_ROOT/src/leadlists-fcgi
+# The binary the pool runs: $LEADLISTS_WORKER_BIN (an ASan build, say), or the one built here.
+LL_POOL_BIN=${LEADLISTS_WORKER_BIN:-$LL_WORKER_BIN}
+case $LL_POOL_BIN in /*) ;; *) LL_POOL_BIN=$PWD/$LL_POOL_BIN ;; esac
 
 LL_DB_DATADIR=$LL_VAR/mysql
 LL_DB_SOCKET=$LL_RUN/mysqld.sock
@@ -38,6 +41,8 @@ LL_DB_PASSWORD_FILE=$LL_VAR/db-password
 
 LL_FCGI_SOCKET=$LL_RUN/leadlists.sock
 LL_WORKER_PIDFILE=$LL_RUN/workers.pid
+LL_POOL_PIDFILE=$LL_RUN/pool.pid
+LL_SUPERVISOR_PIDFILE=$LL_RUN/supervisor.pid
 LL_WORKER_LOG=$LL_LOG/worker.log
 
 LL_NGINX_DIR=$LL_VAR/nginx
@@ -47,7 +52,7 @@ LL_NGINX_ERRLOG=$LL_LOG/nginx-error.log
 
 LL_PACKAGES="build-essential autoconf automake libtool pkg-config libfcgi-dev libyajl-dev
 default-libmysqlclient-dev libssl-dev check mariadb-server mariadb-client nginx-light
-spawn-fcgi curl perl"
+spawn-fcgi multiwatch curl perl wrk"
 
 ll_say() { printf '==> %s\n' "$*"; }
 ll_warn() { printf 'warning: %s\n' "$*" >&2; }
@@ -367,33 +372,137 @@ ll_db_migrate() {
 }
 
 # --- Workers -------------------------------------------------------------------------------
+#
+# conf/leadlists-pool (the supervisor) runs conf/spawn-fcgi (spawn-fcgi binds the socket and
+# execs multiwatch, which keeps the workers alive) and starts it again whenever multiwatch
+# exits. Pid files: LL_SUPERVISOR_PIDFILE (leadlists-pool), LL_POOL_PIDFILE (multiwatch) and
+# LL_WORKER_PIDFILE (the current workers, kept up to date by the supervisor).
 
-ll_workers_running() { ll_running leadlists-fcgi "$LL_WORKER_PIDFILE"; }
-
-ll_workers_start() {
-    local workers
-    workers=$(ll_conf_get "$LL_CONF" workers)
-    workers=${workers:-4}
-    ll_say "starting $workers workers on $LL_FCGI_SOCKET"
-    # spawn-fcgi's own messages go to the same log as the workers'.
-    # shellcheck disable=SC2094
-    if ! "$LL_ROOT/conf/spawn-fcgi" "$LL_WORKER_BIN" "$LL_CONF" "$LL_FCGI_SOCKET" \
-        "$LL_WORKER_PIDFILE" "$LL_WORKER_LOG" "$workers" >>"$LL_WORKER_LOG" 2>&1; then
-        ll_tail "$LL_WORKER_LOG"
-        ll_die "spawn-fcgi failed (log: $LL_WORKER_LOG)"
-    fi
-    # A worker that cannot start (bad configuration, say) exits at once.
-    sleep 0.5
-    if [ "$(ll_live_pids leadlists-fcgi "$LL_WORKER_PIDFILE" | wc -l)" -ne "$workers" ]; then
-        ll_tail "$LL_WORKER_LOG"
-        ll_die "workers exited right after start (log: $LL_WORKER_LOG)"
-    fi
+# The pool's request deadline, for how long a stop may take.
+ll_stop_timeout() {
+    local t
+    t=$(ll_conf_get "$LL_CONF" request_timeout 2>/dev/null)
+    case $t in '' | *[!0-9]*) t=10 ;; esac
+    printf '%s\n' $((t + 10))
 }
 
-# SIGTERM lets each worker finish the request in hand.
+# Prints the PIDs of the pool's workers: the live children of the multiwatch named in
+# LL_POOL_PIDFILE, less any not yet past exec (still multiwatch or env).
+ll_pool_workers() {
+    local mw kid comm
+    mw=$(ll_live_pids multiwatch "$LL_POOL_PIDFILE")
+    [ -n "$mw" ] || return 0
+    # shellcheck disable=SC2013 # words, not lines
+    for kid in $(cat /proc/"$mw"/task/*/children 2>/dev/null); do
+        comm=$(cat "/proc/$kid/comm" 2>/dev/null) || continue
+        case $comm in multiwatch | env) continue ;; esac
+        if ll_pid_alive "$comm" "$kid"; then printf '%s\n' "$kid"; fi
+    done
+}
+
+ll_workers_running() {
+    ll_running leadlists-pool "$LL_SUPERVISOR_PIDFILE" || ll_running multiwatch "$LL_POOL_PIDFILE" ||
+        ll_running leadlists-fcgi "$LL_WORKER_PIDFILE"
+}
+
+# Starts the supervisor in its own session and waits until the pool has all its workers and
+# they stay up for a moment (a worker that cannot start exits at once).
+ll_workers_start() {
+    local workers group='' n pids stable='' deadline
+    workers=$(ll_conf_get "$LL_CONF" workers)
+    workers=${workers:-4}
+    [ -x "$LL_POOL_BIN" ] || ll_die "no executable worker binary $LL_POOL_BIN (LEADLISTS_WORKER_BIN)"
+    # The socket is group-owned by the caller's primary group: spawn-fcgi creates it so. -G
+    # (root only) names it explicitly, except group 0, which spawn-fcgi refuses to set.
+    if ll_is_root && [ "$(id -g)" -ne 0 ]; then group=$(id -gn); fi
+    ll_say "starting $workers workers on $LL_FCGI_SOCKET (leadlists-pool, multiwatch)"
+    [ "$LL_POOL_BIN" = "$LL_WORKER_BIN" ] || ll_say "worker binary: $LL_POOL_BIN"
+    rm -f "$LL_POOL_PIDFILE"
+    # No descriptor of the caller's (a test harness's pipe, say) may stay open in the pool,
+    # and the password comes from db_password_file, as it does in a packaged install.
+    (
+        for fd in "/proc/$BASHPID/fd/"*; do
+            fd=${fd##*/}
+            if [ "$fd" -gt 2 ] && [ "$fd" -ne 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+        done
+        exec env -u LEADLISTS_DB_PASSWORD setsid "$LL_ROOT/conf/leadlists-pool" \
+            -P "$LL_SUPERVISOR_PIDFILE" -p "$LL_POOL_PIDFILE" -w "$LL_WORKER_PIDFILE" \
+            -t "$(ll_stop_timeout)" ${group:+-g "$group"} \
+            "$LL_POOL_BIN" "$LL_CONF" "$LL_FCGI_SOCKET" "$workers"
+    ) </dev/null >>"$LL_WORKER_LOG" 2>&1 &
+    deadline=$((SECONDS + 20))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        sleep 0.1
+        pids=$(ll_pool_workers | sort -n | tr '\n' ' ')
+        n=$(printf '%s' "$pids" | wc -w)
+        if [ "$n" -eq "$workers" ]; then
+            # The same workers half a second later: they did not die at start.
+            if [ "$pids" = "$stable" ]; then
+                return 0
+            fi
+            stable=$pids
+            sleep 0.4
+        else
+            stable=''
+        fi
+    done
+    ll_tail "$LL_WORKER_LOG"
+    ll_workers_stop
+    ll_die "the pool did not keep $workers workers running (log: $LL_WORKER_LOG)"
+}
+
+# Stops a multiwatch whose supervisor is gone: its first SIGTERM sends the workers SIGUSR1
+# (which they keep blocked), the next ones SIGTERM (see conf/spawn-fcgi).
+ll_pool_stop_orphan() {
+    local mw timeout i
+    local -a kids
+    mw=$(ll_live_pids multiwatch "$LL_POOL_PIDFILE")
+    [ -n "$mw" ] || return 0
+    timeout=$(ll_stop_timeout)
+    mapfile -t kids < <(ll_pool_workers)
+    ll_warn "multiwatch $mw runs without its supervisor: stopping it"
+    kill -TERM "$mw" 2>/dev/null || true
+    sleep 0.1
+    for ((i = 0; i < timeout * 10; i++)); do
+        ll_pid_alive multiwatch "$mw" || break
+        if [ $((i % 10)) -eq 0 ]; then kill -TERM "$mw" 2>/dev/null || true; fi
+        sleep 0.1
+    done
+    if ll_pid_alive multiwatch "$mw"; then
+        ll_warn "multiwatch $mw did not stop within ${timeout}s; sending SIGKILL"
+        mapfile -t kids < <(ll_pool_workers)
+        kill -KILL "${kids[@]}" "$mw" 2>/dev/null || true
+    fi
+    rm -f "$LL_POOL_PIDFILE"
+}
+
+# SIGTERM to the supervisor: each worker finishes the request in hand, then everything exits.
+# Returns once no worker of the pool is left.
 ll_workers_stop() {
+    local timeout i pid comm
+    local -a kids=()
+    timeout=$(ll_stop_timeout)
+    for pid in $(ll_pool_workers); do
+        comm=$(cat "/proc/$pid/comm" 2>/dev/null) && kids+=("$comm:$pid")
+    done
+    ll_stop_pids leadlists-pool "$LL_SUPERVISOR_PIDFILE" TERM "$((timeout + 5))"
+    ll_pool_stop_orphan
+    # Workers started by an older script/server (spawn-fcgi -F, no supervisor).
     ll_stop_pids leadlists-fcgi "$LL_WORKER_PIDFILE" TERM 15
-    rm -f "$LL_FCGI_SOCKET"
+    # Whatever the way out, no worker outlives the stop.
+    for ((i = 0; i < 50; i++)); do
+        local left=()
+        for pid in "${kids[@]}"; do
+            if ll_pid_alive "${pid%%:*}" "${pid##*:}"; then left+=("$pid"); fi
+        done
+        [ "${#left[@]}" -gt 0 ] || break
+        if [ "$i" -eq 49 ]; then
+            ll_warn "workers still running: ${left[*]}; sending SIGKILL"
+            kill -KILL "${left[@]##*:}" 2>/dev/null || true
+        fi
+        sleep 0.1
+    done
+    rm -f "$LL_FCGI_SOCKET" "$LL_POOL_PIDFILE" "$LL_WORKER_PIDFILE"
 }
 
 # --- nginx ---------------------------------------------------------------------------------
@@ -494,8 +603,8 @@ ll_write_stack_env() {
     local tmp=$LL_STACK_ENV.tmp key
     local -a keys=(LEADLISTS_URL LEADLISTS_ROOT LEADLISTS_CONFIG LEADLISTS_CTL
         LEADLISTS_DB_SOCKET LEADLISTS_DB_NAME LEADLISTS_DB_USER LEADLISTS_DB_PASSWORD
-        LEADLISTS_DB_PIDFILE LEADLISTS_WORKER_PIDFILE LEADLISTS_WORKER_LOG
-        LEADLISTS_NGINX_PIDFILE)
+        LEADLISTS_DB_PIDFILE LEADLISTS_WORKER_PIDFILE LEADLISTS_POOL_PIDFILE
+        LEADLISTS_SUPERVISOR_PIDFILE LEADLISTS_WORKER_LOG LEADLISTS_NGINX_PIDFILE)
     local -A values=(
         [LEADLISTS_URL]=$(ll_url)
         [LEADLISTS_ROOT]=$LL_ROOT
@@ -507,6 +616,8 @@ ll_write_stack_env() {
         [LEADLISTS_DB_PASSWORD]=$(cat "$LL_DB_PASSWORD_FILE")
         [LEADLISTS_DB_PIDFILE]=$LL_DB_PIDFILE
         [LEADLISTS_WORKER_PIDFILE]=$LL_WORKER_PIDFILE
+        [LEADLISTS_POOL_PIDFILE]=$LL_POOL_PIDFILE
+        [LEADLISTS_SUPERVISOR_PIDFILE]=$LL_SUPERVISOR_PIDFILE
         [LEADLISTS_WORKER_LOG]=$LL_WORKER_LOG
         [LEADLISTS_NGINX_PIDFILE]=$LL_NGINX_PIDFILE
     )

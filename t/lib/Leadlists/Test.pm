@@ -549,4 +549,488 @@ sub worker_pids() {
     return sort { $a <=> $b } grep { $_ > 1 } $text =~ /(\d+)/g;
 }
 
+# --- additions for the limits and fault suites (t/70, t/80) ------------------------------
+#
+# Kept in a block of their own, with their own export list, so that they never change what
+# the helpers above do.
+
+push @EXPORT, qw(
+  config_value sql_root db_pid worker_log_mark worker_log_since
+  fcgi_socket fcgi_request start_private_worker stop_private_worker
+);
+
+# The value of KEY in the stack's configuration file (LEADLISTS_CONFIG), or $default.
+sub config_value($key, $default = undef) {
+    my $f = $ENV{LEADLISTS_CONFIG};
+    return $default if !defined $f || !open my $fh, '<', $f;
+    my $v;
+    while (my $line = <$fh>) {
+        $v = $1 if $line =~ /^\s*\Q$key\E\s*=\s*(.*?)\s*$/;
+    }
+    close $fh;
+    return defined $v && $v ne '' ? $v : $default;
+}
+
+# Runs SQL as the database's administrator: the OS user running the tests, through the Unix
+# socket (unix_socket authentication, as script/server sets it up). Extra client options
+# (e.g. '--delimiter=//') come after the query. Returns rows like sql(); dies on failure.
+sub sql_root($query, @opts) {
+    my $me = getpwuid($<) // 'root';
+    my @cmd = ('mariadb', '--no-defaults', '--protocol=socket', '-N', '-B',
+               '--default-character-set=utf8mb4', "--user=$me");
+    push @cmd, "--socket=$ENV{LEADLISTS_DB_SOCKET}" if $ENV{LEADLISTS_DB_SOCKET};
+    push @cmd, @opts, $ENV{LEADLISTS_DB_NAME}, '-e', $query;
+    local $ENV{MYSQL_PWD};
+    delete $ENV{MYSQL_PWD};
+    open my $fh, '-|', @cmd or die "cannot run mariadb: $!";
+    binmode $fh;
+    my @rows;
+    while (my $line = <$fh>) {
+        chomp $line;
+        push @rows, [ map { $_ eq 'NULL' ? undef : _unescape($_) } split /\t/, $line, -1 ];
+    }
+    close $fh;
+    die "mariadb (as $me) failed (exit " . ($? >> 8) . ") on: $query\n" if $? != 0;
+    return @rows;
+}
+
+# The PID of the stack's mariadbd (from LEADLISTS_DB_PIDFILE), or undef when it is not running.
+sub db_pid() {
+    my $f = $ENV{LEADLISTS_DB_PIDFILE};
+    return undef if !defined $f || !open my $fh, '<', $f;
+    my ($pid) = (do { local $/; <$fh> } // '') =~ /(\d+)/;
+    close $fh;
+    return undef if !$pid || !open my $c, '<', "/proc/$pid/comm";
+    my $comm = <$c> // '';
+    chomp $comm;
+    return $comm eq 'mariadbd' ? $pid : undef;
+}
+
+# The workers' log (LEADLISTS_WORKER_LOG): worker_log_mark() is its current size;
+# worker_log_since($mark) the lines written since.
+sub worker_log_mark() {
+    my $f = $ENV{LEADLISTS_WORKER_LOG};
+    return 0 if !defined $f;
+    return -s $f // 0;
+}
+
+sub worker_log_since($mark) {
+    my $f = $ENV{LEADLISTS_WORKER_LOG};
+    return () if !defined $f || !open my $fh, '<', $f;
+    binmode $fh;
+    seek $fh, $mark, 0;
+    my @lines = <$fh>;
+    close $fh;
+    chomp @lines;
+    return @lines;
+}
+
+# The FastCGI socket the workers listen on: LEADLISTS_FCGI_SOCKET, else fcgi_socket in the
+# stack's configuration.
+sub fcgi_socket() {
+    return $ENV{LEADLISTS_FCGI_SOCKET} if defined $ENV{LEADLISTS_FCGI_SOCKET} && $ENV{LEADLISTS_FCGI_SOCKET} ne '';
+    return config_value('fcgi_socket');
+}
+
+sub _fcgi_len($n) { return $n < 128 ? chr($n) : pack('N', $n | 0x8000_0000) }
+
+sub _fcgi_record($type, $content) {
+    my $pad = (8 - length($content) % 8) % 8;
+    return pack('CCnnCx', 1, $type, 1, length $content, $pad) . $content . ("\0" x $pad);
+}
+
+# One FastCGI request straight to a worker's socket, bypassing nginx:
+#   fcgi_request(socket => PATH (default fcgi_socket()), body => BYTES, token => TOKEN,
+#                params => { NAME => value or undef to drop a default }, timeout => 30)
+# The parameters are those nginx's fastcgi_params sends for a POST to ROUTE with a JSON body.
+# Returns the shape of raw_request(): {status, headers, content, json, elapsed}; status 599
+# when the worker gave no complete answer in time.
+sub fcgi_request(%a) {
+    my $path = $a{socket} // fcgi_socket();
+    my $body = $a{body} // '';
+    my $timeout = $a{timeout} // 30;
+    my %p = (GATEWAY_INTERFACE => 'CGI/1.1', SERVER_SOFTWARE => 'leadlists-itest',
+             SERVER_PROTOCOL => 'HTTP/1.1', REQUEST_SCHEME => 'http', REQUEST_METHOD => 'POST',
+             REQUEST_URI => ROUTE, DOCUMENT_URI => ROUTE, SCRIPT_NAME => ROUTE, QUERY_STRING => '',
+             CONTENT_TYPE => 'application/json', CONTENT_LENGTH => length $body,
+             REMOTE_ADDR => '127.0.0.1', REMOTE_PORT => '40000', SERVER_ADDR => '127.0.0.1',
+             SERVER_PORT => '8080', SERVER_NAME => 'localhost', HTTP_HOST => 'localhost');
+    $p{HTTP_AUTHORIZATION} = "Bearer $a{token}" if defined $a{token};
+    while (my ($k, $v) = each %{ $a{params} // {} }) {
+        $p{$k} = $v;
+    }
+    my $params = '';
+    for my $k (sort grep { defined $p{$_} } keys %p) {
+        $params .= _fcgi_len(length $k) . _fcgi_len(length $p{$k}) . $k . $p{$k};
+    }
+    my $out = _fcgi_record(1, pack('nCx5', 1, 0));    # BEGIN_REQUEST, responder, no keep-alive
+    $out .= _fcgi_record(4, substr($params, 0, 65528, '')) while length $params;
+    $out .= _fcgi_record(4, '');
+    my $b = $body;
+    $out .= _fcgi_record(5, substr($b, 0, 65528, '')) while length $b;
+    $out .= _fcgi_record(5, '');
+
+    my $res = { status => 599, reason => 'Internal Exception', headers => {}, content => '',
+                request => "fcgi $path: " . _clip($body) };
+    my $t0 = Time::HiRes::time();
+    require IO::Socket::UNIX;
+    my $sock = IO::Socket::UNIX->new(Peer => $path, Type => Socket::SOCK_STREAM(), Timeout => $timeout);
+    if (!$sock) {
+        $res->{content} = "connect $path: $!";
+        $res->{elapsed} = Time::HiRes::time() - $t0;
+        return $res;
+    }
+    binmode $sock;
+    local $SIG{PIPE} = 'IGNORE';
+    my $sel = IO::Select->new($sock);
+    my ($off, $buf, $deadline) = (0, '', $t0 + $timeout);
+    my $ended = sub {
+        my $pos = 0;
+        while (length($buf) - $pos >= 8) {
+            my ($type, $len, $pad) = (unpack 'CCnnC', substr($buf, $pos, 8))[1, 3, 4];
+            return 0 if length($buf) - $pos < 8 + $len + $pad;
+            return 1 if $type == 3;    # END_REQUEST
+            $pos += 8 + $len + $pad;
+        }
+        return 0;
+    };
+    # Write while reading: the worker may answer (413, say) before it has read everything.
+    while ($off < length $out) {
+        my $left = $deadline - Time::HiRes::time();
+        last if $left <= 0;
+        my ($r, $w) = IO::Select::select($sel, $sel, undef, $left);
+        if ($r && @$r) {
+            my $n = sysread $sock, $buf, 65536, length $buf;
+            last if !$n;
+        }
+        if ($w && @$w) {
+            my $n = syswrite $sock, $out, 65536, $off;
+            last if !defined $n;
+            $off += $n;
+        }
+    }
+    while (!$ended->()) {
+        my $left = $deadline - Time::HiRes::time();
+        last if $left <= 0 || !$sel->can_read($left);
+        my $n = sysread $sock, $buf, 65536, length $buf;
+        last if !$n;
+    }
+    close $sock;
+    $res->{elapsed} = Time::HiRes::time() - $t0;
+    return $res if !$ended->();
+    my $stdout = '';
+    while (length($buf) >= 8) {
+        my ($type, $len, $pad) = (unpack 'CCnnC', substr($buf, 0, 8))[1, 3, 4];
+        my $content = substr($buf, 8, $len);
+        substr($buf, 0, 8 + $len + $pad, '');
+        $stdout .= $content if $type == 6;
+        last if $type == 3;
+    }
+    my ($head, $rest) = split /\r?\n\r?\n/, $stdout, 2;
+    return $res if !defined $head;
+    $res->{status} = 200;
+    $res->{reason} = 'OK';
+    for my $line (split /\r?\n/, $head) {
+        next if $line !~ /^([^:\s]+):\s*(.*?)\s*$/;
+        my ($k, $v) = (lc $1, $2);
+        if ($k eq 'status' && $v =~ /^(\d{3})\s*(.*)$/) {
+            @$res{qw(status reason)} = ($1, $2);
+            next;
+        }
+        if (exists $res->{headers}{$k}) {
+            $res->{headers}{$k} = [ ref $res->{headers}{$k} ? @{ $res->{headers}{$k} } : $res->{headers}{$k}, $v ];
+        } else {
+            $res->{headers}{$k} = $v;
+        }
+    }
+    $res->{content} = $rest // '';
+    $res->{json}    = _decode($res->{content});
+    return $res;
+}
+
+# Starts one leadlists-fcgi of our own, outside the stack's pool, on a new socket:
+#   start_private_worker(dir => DIR) -> { pid, socket, log }
+# The worker gets the stack's configuration (LEADLISTS_CONFIG) and the listening socket as
+# descriptor 0, as spawn-fcgi would hand it; its stderr goes to DIR/private-worker.log. Stop it
+# with stop_private_worker, which returns its wait status.
+sub start_private_worker(%a) {
+    require IO::Socket::UNIX;
+    require POSIX;
+    my $dir = $a{dir} // File::Spec->tmpdir;
+    my $bin = $a{binary} // (defined $ENV{LEADLISTS_ROOT} ? "$ENV{LEADLISTS_ROOT}/src/leadlists-fcgi" : undef);
+    die "start_private_worker: no worker binary\n" if !defined $bin || !-x $bin;
+    my $w = { socket => "$dir/private-$$.sock", log => "$dir/private-worker-$$.log" };
+    unlink $w->{socket};
+    my $listen = IO::Socket::UNIX->new(Local => $w->{socket}, Type => Socket::SOCK_STREAM(), Listen => 16)
+      or die "start_private_worker: listen on $w->{socket}: $!\n";
+    my $pid = fork // die "start_private_worker: fork: $!\n";
+    if ($pid == 0) {
+        open STDIN, '<&', $listen or POSIX::_exit(127);
+        open STDOUT, '>', '/dev/null' or POSIX::_exit(127);
+        open STDERR, '>>', $w->{log} or POSIX::_exit(127);
+        { exec $bin, '-c', $ENV{LEADLISTS_CONFIG} };
+        POSIX::_exit(127);
+    }
+    close $listen;
+    $w->{pid} = $pid;
+    return $w;
+}
+
+sub stop_private_worker($w, $wait = 15) {
+    require POSIX;
+    return undef if !$w || !$w->{pid};
+    kill 'TERM', $w->{pid};
+    my $t0 = Time::HiRes::time();
+    my $status;
+    while (Time::HiRes::time() - $t0 < $wait) {
+        my $got = waitpid $w->{pid}, POSIX::WNOHANG();
+        if ($got == $w->{pid}) {
+            $status = $?;
+            last;
+        }
+        Time::HiRes::sleep(0.05);
+    }
+    if (!defined $status) {
+        kill 'KILL', $w->{pid};
+        waitpid $w->{pid}, 0;
+        $status = $?;
+    }
+    delete $w->{pid};
+    unlink $w->{socket};
+    return $status;
+}
+
+# --- additions for the load and process-fault suites (t/85, t/86) ------------------------
+#
+# A block of their own, with their own export list; nothing above changes. The pool runs
+# under conf/leadlists-pool (the supervisor), which runs spawn-fcgi + multiwatch; var/stack.env
+# names their pid files in LEADLISTS_SUPERVISOR_PIDFILE and LEADLISTS_POOL_PIDFILE.
+
+push @EXPORT, qw(
+  pid_alive pool_pid supervisor_pid pool_worker_pids wait_for stack_script
+  load_start load_stop load_finish load_settle status_counts reconcile_ok
+);
+
+# True while PID exists and is not a zombie; with $comm, only if its name (/proc/PID/comm) is
+# $comm, so that a reused PID is not taken for the process we mean.
+sub pid_alive($pid, $comm = undef) {
+    return 0 if !defined $pid || $pid !~ /^\d+$/ || $pid < 2;
+    open my $fh, '<', "/proc/$pid/stat" or return 0;
+    my $stat = <$fh> // '';
+    close $fh;
+    my ($name, $state) = $stat =~ /^\d+ \((.*)\) (\S)/s or return 0;
+    return 0 if $state eq 'Z' || $state eq 'X';
+    return !defined $comm || $name eq $comm;
+}
+
+sub _live_pid_in($file, $comm) {
+    return undef if !defined $file || $file eq '' || !open my $fh, '<', $file;
+    my ($pid) = (do { local $/; <$fh> } // '') =~ /(\d+)/;
+    close $fh;
+    return $pid && pid_alive($pid, $comm) ? $pid + 0 : undef;
+}
+
+# multiwatch's PID (LEADLISTS_POOL_PIDFILE) and the supervisor's (LEADLISTS_SUPERVISOR_PIDFILE),
+# or undef when not running.
+sub pool_pid()       { return _live_pid_in($ENV{LEADLISTS_POOL_PIDFILE}, 'multiwatch') }
+sub supervisor_pid() { return _live_pid_in($ENV{LEADLISTS_SUPERVISOR_PIDFILE}, 'leadlists-pool') }
+
+# The pool's workers now, sorted: multiwatch's live children read from /proc (less a child not
+# yet past exec); in scalar context, how many. Empty while no multiwatch runs; worker_pids()
+# when the stack has no LEADLISTS_POOL_PIDFILE (a stack started by an older script/server).
+sub pool_worker_pids() {
+    if (!defined $ENV{LEADLISTS_POOL_PIDFILE} || $ENV{LEADLISTS_POOL_PIDFILE} eq '') {
+        my @pids = worker_pids();
+        return @pids;
+    }
+    my $mw = pool_pid() // return ();
+    my @kids;
+    for my $f (glob "/proc/$mw/task/*/children") {
+        open my $fh, '<', $f or next;
+        push @kids, split ' ', (<$fh> // '');
+        close $fh;
+    }
+    my @pids = sort { $a <=> $b }
+      grep { pid_alive($_) && !pid_alive($_, 'multiwatch') && !pid_alive($_, 'env') } @kids;
+    return @pids;    # in scalar context: how many
+}
+
+# Calls $cond every $step seconds until it returns true or $seconds have passed. Returns the
+# seconds it took (at least 0.000001, so the result is true), or undef on time-out.
+sub wait_for($seconds, $cond, $step = 0.02) {
+    my $t0 = Time::HiRes::time();
+    while (1) {
+        return (Time::HiRes::time() - $t0) || 1e-6 if $cond->();
+        return undef if Time::HiRes::time() - $t0 > $seconds;
+        Time::HiRes::sleep($step);
+    }
+}
+
+# Runs script/NAME ARGS... of the stack's tree with its output on stderr (out of the TAP
+# stream); returns its exit status.
+sub stack_script($name, @args) {
+    my $script = "$ENV{LEADLISTS_ROOT}/script/$name";
+    return 127 if !defined $ENV{LEADLISTS_ROOT} || !-x $script;
+    my $rc = system('sh', '-c', 'exec "$0" "$@" 1>&2', $script, @args);
+    return $rc == -1 ? 127 : $rc >> 8 || ($rc & 127 ? 128 + ($rc & 127) : 0);
+}
+
+# A load of creates from forked clients:
+#   my $load = load_start(token => TOKEN, clients => N, seconds => S, prefix => 'unique-tag-',
+#                         timeout => 40, idempotency => 0);
+# Each client sends valid bodies named PREFIX<client>-<seq> one after the other until S seconds
+# have passed (or load_stop), always finishing the request in hand, and logs every answer to a
+# file of its own. load_finish($load) waits for the clients and returns one hash per request:
+#   {t0, t1 (epoch seconds), status, json (1: a JSON object), code (error.code), id, name
+#    (sent), got_name (answered), ctype, content (clipped, non-201 only), client}
+sub load_start(%a) {
+    require File::Temp;
+    require POSIX;
+    my $clients = $a{clients} // 8;
+    my $dir = File::Temp::tempdir('leadlists-load-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $t_start = Time::HiRes::time();
+    my $stop_at = $t_start + ($a{seconds} // 20);
+    my @pids;
+    for my $c (1 .. $clients) {
+        my $pid = fork // die "fork: $!";
+        if ($pid == 0) {
+            $SIG{$_} = 'DEFAULT' for qw(INT TERM);
+            my $ok = open my $out, '>', "$dir/client-$c";
+            POSIX::_exit(1) if !$ok;
+            $out->autoflush(1);
+            my $seq = 0;
+            while (Time::HiRes::time() < $stop_at && !-e "$dir/stop") {
+                my $name = sprintf '%s%02d-%06d', $a{prefix}, $c, ++$seq;
+                my $body = valid_body(name => $name);
+                my %h;
+                $h{'Idempotency-Key'} = $name if $a{idempotency};
+                my $t0 = Time::HiRes::time();
+                my $r = eval { api(token => $a{token}, body => $body, headers => \%h, timeout => $a{timeout} // 40) }
+                  // { status => 'died', content => $@ };
+                my $t1 = Time::HiRes::time();
+                my $j = ref $r->{json} eq 'HASH' ? $r->{json} : undef;
+                my $code = $j && ref $j->{error} eq 'HASH' ? $j->{error}{code} // '' : '';
+                my $content = ($r->{status} // '') eq '201' ? '' : _clip(substr($r->{content} // '', 0, 200));
+                my @f = (sprintf('%.4f', $t0), sprintf('%.4f', $t1), $r->{status} // '', $j ? 1 : 0,
+                         $code, $j && ($r->{status} // '') eq '201' ? $j->{id} // '' : '', $name,
+                         $j ? $j->{name} // '' : '', header($r, 'content-type') // '', $content, $c);
+                s/[\t\n\r]/ /g for @f;
+                print {$out} join("\t", @f), "\n";
+            }
+            close $out;
+            POSIX::_exit(0);
+        }
+        push @pids, $pid;
+    }
+    return { dir => $dir, pids => \@pids, started => $t_start, stop_at => $stop_at, clients => $clients };
+}
+
+# Asks the clients to stop after the request in hand.
+sub load_stop($load) {
+    if (open my $fh, '>', "$load->{dir}/stop") {
+        close $fh;
+    }
+    return;
+}
+
+sub load_finish($load) {
+    waitpid $_, 0 for @{ $load->{pids} };
+    $load->{ended} = Time::HiRes::time();
+    my @res;
+    for my $c (1 .. $load->{clients}) {
+        open my $fh, '<', "$load->{dir}/client-$c" or next;
+        while (my $line = <$fh>) {
+            chomp $line;
+            my %r;
+            @r{qw(t0 t1 status json code id name got_name ctype content client)} = split /\t/, $line, -1;
+            push @res, \%r;
+        }
+        close $fh;
+    }
+    return sort { $a->{t0} <=> $b->{t0} } @res;
+}
+
+# For a load started with idempotency => 1: sends each request that did not get 201 again,
+# with its Idempotency-Key and the same body, until it gets 201 (at most $seconds each). The
+# answer tells what the first attempt did: a replay (Idempotent-Replayed: true) means it had
+# been committed although its client saw a failure. Each such result gets first_status (the
+# original status), settled ('replayed', 'created' or 'failed') and, once 201, the status and
+# id of the retry, so that reconcile_ok() can then require an exact match. Returns the
+# results that had been committed.
+sub load_settle($res, %a) {
+    my @committed;
+    for my $r (grep { $_->{status} ne '201' } @$res) {
+        $r->{first_status} = "$r->{status} $r->{code}";
+        $r->{settled} = 'failed';
+        my $t0 = Time::HiRes::time();
+        while (Time::HiRes::time() - $t0 < ($a{seconds} // 15)) {
+            my $x = api(token => $a{token}, body => valid_body(name => $r->{name}),
+                        headers => { 'Idempotency-Key' => $r->{name} }, timeout => 40);
+            if ($x->{status} == 201 && ref $x->{json} eq 'HASH') {
+                $r->{status} = '201';
+                $r->{id} = $x->{json}{id} // '';
+                $r->{got_name} = $x->{json}{name} // '';
+                $r->{settled} = (header($x, 'idempotent-replayed') // '') eq 'true' ? 'replayed' : 'created';
+                push @committed, $r if $r->{settled} eq 'replayed';
+                last;
+            }
+            Time::HiRes::sleep(0.2);
+        }
+    }
+    return @committed;
+}
+
+# {"201" => n, "503 SERVICE_UNAVAILABLE" => n, "502 non-JSON" => n, ...} for load results.
+sub status_counts(@res) {
+    my %n;
+    for my $r (@res) {
+        my $k = $r->{status};
+        $k .= $r->{code} ne '' ? " $r->{code}" : $r->{json} ? '' : ' non-JSON' if $k ne '201';
+        $n{$k}++;
+    }
+    return \%n;
+}
+
+# Assertions that the rows named PREFIX... are exactly the 201 answers among the load results:
+# no duplicate ids, each answer carries the name sent, count(201) == rows, every 201's id is a
+# stored row of that name, every stored row had a 201, and nothing is partial (each row has
+# its creator in leadlist_users and person_count matching its person_ids). Returns the number
+# of stored rows.
+sub reconcile_ok($prefix, $res, $label) {
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my @ok = grep { $_->{status} eq '201' } @$res;
+    my %answered;
+    my @dup;
+    for my $r (@ok) {
+        (my $hex = $r->{id}) =~ tr/-//d;
+        push @dup, $r->{id} if exists $answered{$hex};
+        $answered{$hex} = $r->{name};
+    }
+    Test::More::is(scalar @dup, 0, "$label: no id answered twice") or Test::More::diag("duplicates: @dup[0 .. ($#dup < 9 ? $#dup : 9)]");
+    my @renamed = grep { $_->{got_name} ne $_->{name} || $_->{id} !~ /^[0-9a-f-]{36}$/ } @ok;
+    Test::More::is(scalar @renamed, 0, "$label: every 201 carries an id and the name it was sent with")
+      or Test::More::diag(scalar(@renamed) . ' do not, e.g. ' . json_text($renamed[0]));
+    my @rows = sql('SELECT LOWER(HEX(l.id)), l.name, l.person_count, JSON_LENGTH(l.person_ids), '
+                   . '(SELECT COUNT(*) FROM leadlist_users u WHERE u.leadlist_id = l.id) '
+                   . 'FROM leadlists l WHERE l.name LIKE ' . sql_quote("$prefix%"));
+    my %stored = map { $_->[0] => $_ } @rows;
+    Test::More::is(scalar @rows, scalar @ok, "$label: count(201) == rows stored (" . scalar(@ok) . ')');
+    my @lost = grep { !exists $stored{$_} || $stored{$_}[1] ne $answered{$_} } sort keys %answered;
+    Test::More::is(scalar @lost, 0, "$label: every 201's id is a stored row with its name")
+      or Test::More::diag(scalar(@lost) . " missing, e.g. $lost[0]");
+    my @extra = grep { !exists $answered{ $_->[0] } } @rows;
+    if (!Test::More::is(scalar @extra, 0, "$label: every stored row had a 201")) {
+        my %by_name = map { $_->{name} => $_ } @$res;
+        for my $x (@extra[0 .. ($#extra < 4 ? $#extra : 4)]) {
+            my $r = $by_name{ $x->[1] };
+            Test::More::diag("stored without a 201: $x->[1] (id $x->[0]); its answer: "
+                             . ($r ? "$r->{status} $r->{code} after " . sprintf('%.3f s', $r->{t1} - $r->{t0}) : 'none recorded'));
+        }
+    }
+    my @partial = grep { $_->[4] != 1 || $_->[2] != 2 || ($_->[3] // -1) != 2 } @rows;
+    Test::More::is(scalar @partial, 0, "$label: no partial list (each row has its creator and its 2 person ids)")
+      or Test::More::diag('e.g. ' . join(' ', map { $_ // 'NULL' } @{ $partial[0] }));
+    return scalar @rows;
+}
+
 1;
