@@ -163,3 +163,30 @@ cleanup:
     yajl_gen_free(g);
     return rc;
 }
+
+static const char *find(const char *hay, size_t len, const char *needle, size_t needle_len)
+{
+    for (const char *p = hay; len >= needle_len; p++, len--) {
+        if (*p == *needle && memcmp(p, needle, needle_len) == 0)
+            return p;
+    }
+    return NULL;
+}
+
+/* A quote inside a JSON string is always escaped, so the unescaped key sequences below can only
+ * be the keys themselves, whatever the name holds. */
+int respond_person_ids_span(const char *body, size_t len, const char **span, size_t *span_len)
+{
+    static const char open_key[] = ",\"personIds\":";
+    static const char close_key[] = ",\"companyIds\":";
+    const char *start = find(body, len, open_key, sizeof(open_key) - 1);
+    if (start == NULL)
+        return -1;
+    start += sizeof(open_key) - 1;
+    const char *end = find(start, len - (size_t)(start - body), close_key, sizeof(close_key) - 1);
+    if (end == NULL || end <= start || *start != '[' || end[-1] != ']')
+        return -1;
+    *span = start;
+    *span_len = (size_t)(end - start);
+    return 0;
+}

@@ -151,6 +151,33 @@ START_TEST(string_array)
 }
 END_TEST
 
+START_TEST(person_ids_span_matches_the_stored_encoding)
+{
+    struct leadlist_str persons[] = {{"a", 1}, {"b.c", 3}, {"d", 1}};
+    struct leadlist l;
+    memset(&l, 0, sizeof(l));
+    /* A name that spells the keys must not fool the search. */
+    l.name = ",\"personIds\":[\"x\"],\"companyIds\":[]";
+    l.name_len = strlen(l.name);
+    l.person_ids = persons;
+    l.person_count = 3;
+    l.user_id = "u";
+    const char *body, *span, *array;
+    size_t len, span_len, array_len;
+    ck_assert_int_eq(respond_leadlist(arena, &l, &body, &len), 0);
+    ck_assert_int_eq(respond_person_ids_span(body, len, &span, &span_len), 0);
+    ck_assert_int_eq(respond_string_array(arena, persons, 3, &array, &array_len), 0);
+    ck_assert_uint_eq(span_len, array_len);
+    ck_assert_int_eq(memcmp(span, array, array_len), 0);
+    l.person_count = 0;
+    ck_assert_int_eq(respond_leadlist(arena, &l, &body, &len), 0);
+    ck_assert_int_eq(respond_person_ids_span(body, len, &span, &span_len), 0);
+    ck_assert_uint_eq(span_len, 2);
+    ck_assert_int_eq(memcmp(span, "[]", 2), 0);
+    ck_assert_int_eq(respond_person_ids_span("{}", 2, &span, &span_len), -1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("respond");
@@ -163,6 +190,7 @@ int main(void)
     tcase_add_test(tc, error_envelope_counts_dropped_problems);
     tcase_add_test(tc, every_status_has_a_distinct_row);
     tcase_add_test(tc, string_array);
+    tcase_add_test(tc, person_ids_span_matches_the_stored_encoding);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
