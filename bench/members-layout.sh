@@ -205,30 +205,15 @@ server_cpu() {
     awk -v hz="$hz" '{ sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / hz }' "/proc/$pid/stat"
 }
 
-# CPU seconds the whole machine has spent in processes so far (user, nice, system, steal;
-# not interrupts).
-busy_cpu() {
-    awk -v hz="$hz" '$1 == "cpu" { printf "%.3f\n", ($2 + $3 + $4 + $9) / hz }' /proc/stat
-}
+# The script's process group: the server and the clients are in it.
+pgrp=$(awk '{ sub(/^.*\) /, ""); print $3 }' /proc/$$/stat)
 
-# CPU seconds used so far by kernel threads (children of kthreadd, pid 2): mostly the I/O
-# the benchmark itself causes.
-kernel_cpu() {
-    cat /proc/[0-9]*/stat 2>/dev/null | awk -v hz="$hz" '
-        { line = $0; sub(/^.*\) /, "", line); split(line, f, " ")
-          if ($1 == 2 || f[2] == 2) t += f[12] + f[13] }
-        END { printf "%.3f\n", t / hz }'
-}
-
-# User + system CPU seconds of this shell's finished children (the clients). `times` must
-# run in this shell, not in a pipeline's subshell.
-children_cpu() {
-    times >"$work/times"
-    awk 'NR == 2 {
-        t = 0
-        for (i = 1; i <= 2; i++) { split($i, p, "m"); sub(/s$/, "", p[2]); t += p[1] * 60 + p[2] }
-        printf "%.3f\n", t
-    }' "$work/times"
+# Writes "pid cpu-ticks" for every process outside that group that is not a kernel thread,
+# counting the CPU of the children it has reaped.
+others_snapshot() {
+    cat /proc/[0-9]*/stat 2>/dev/null | awk -v me="$pgrp" '
+        { pid = $1; sub(/^.*\) /, "")
+          if (pid != 2 && $2 != 2 && $3 != me) print pid, $12 + $13 + $14 + $15 }' >"$1"
 }
 
 now() { date +%s.%N; }
@@ -247,20 +232,17 @@ prepare() {
 }
 
 # Empties the layout's tables, runs the prepared files with one client each, and sets secs
-# (wall time), cpu (server CPU seconds) and others (the share of the machine's CPU that
-# went to processes other than the server, the clients and kernel threads, in percent:
-# other work disturbing the run).
+# (wall time), cpu (server CPU seconds) and others (the share of the machine's CPU taken
+# by other processes, kernel threads aside, in percent: other work disturbing the run).
 #   run LAYOUT CLIENTS
 run() {
-    local layout=$1 clients=$2 schema c t t0 t1 cpu0 cpu1 busy0 busy1 kids0 kids1 kern0 kern1
+    local layout=$1 clients=$2 schema c t t0 t1 cpu0 cpu1
     local pids=()
     schema=$(schema_of "$layout")
     for t in $(tables_of "$layout"); do db -D "$schema" -e "TRUNCATE TABLE $t"; done
     # Let the truncation's own I/O settle so it is not charged to the run.
     sleep "$settle"
-    kids0=$(children_cpu)
-    kern0=$(kernel_cpu)
-    busy0=$(busy_cpu)
+    others_snapshot "$work/others.0"
     cpu0=$(server_cpu)
     t0=$(now)
     for ((c = 0; c < clients; c++)); do
@@ -270,20 +252,16 @@ run() {
     for c in "${pids[@]}"; do wait "$c" || die "a client failed ($layout, $clients clients)"; done
     t1=$(now)
     cpu1=$(server_cpu)
-    busy1=$(busy_cpu)
-    kern1=$(kernel_cpu)
-    kids1=$(children_cpu)
+    others_snapshot "$work/others.1"
     secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
     cpu=$(awk -v a="$cpu0" -v b="$cpu1" 'BEGIN { printf "%.3f", b - a }')
-    others=$(awk -v busy="$busy0 $busy1" -v kids="$kids0 $kids1" -v kern="$kern0 $kern1" \
-        -v cpu="$cpu" -v s="$secs" -v n="$ncpu" 'BEGIN {
-            split(busy, b, " "); split(kids, k, " "); split(kern, r, " ")
-            o = (b[2] - b[1]) - (k[2] - k[1]) - (r[2] - r[1]) - cpu
-            o = 100 * o / (s * n)
-            if (o < 0) o = 0
-            if (o > 100) o = 100
-            printf "%.0f", o
-        }')
+    # Processes that started during the run count in full; those that ended uncounted
+    # (unless reaped by a process still there) are missed.
+    others=$(awk -v hz="$hz" -v s="$secs" -v n="$ncpu" '
+        FNR == NR { before[$1] = $2; next }
+        { o += $2 - before[$1] }
+        END { o = 100 * o / hz / (s * n); if (o > 100) o = 100; printf "%.0f", o }' \
+        "$work/others.0" "$work/others.1")
 }
 
 # Measures one layout, list size and number of clients, and prints a row of the table.
@@ -326,13 +304,14 @@ measure() {
     if [ "${#quiet[@]}" -ge "$reps" ]; then runs=("${quiet[@]}"); else runs=("${all[@]}"); fi
     rm -f "$work"/load.*.sql
     printf '%s\n' "${runs[@]}" | sort -g | sed -n "$(((${#runs[@]} + 1) / 2))p" |
-        awk -v size="$size" -v layout="$layout" -v clients="$clients" -v n="$count" '{
+        awk -v size="$size" -v layout="$layout" -v clients="$clients" -v n="$count" \
+            -v floor="$size_floor" '{
             s = $1; cpu = $2; bytes = $3; others = $4
             name["a"] = "A  JSON in row"; name["b1"] = "B1 rows, 1000/INSERT"
             name["b2"] = "B2 rows, 1/INSERT"
-            printf "%6d  %-21s %7d %6d %9.1f %8.2f %10.2f %10.2f %11.0f %7d\n", size, name[layout],
-                clients, n, n / s, s * 1000 / n, s * 1e6 / (n * size), cpu * 1000 / n, bytes / n,
-                others
+            per = bytes >= floor ? sprintf("%.0f", bytes / n) : "-"
+            printf "%6d  %-21s %7d %6d %9.1f %8.2f %10.2f %10.2f %11s %7d\n", size, name[layout],
+                clients, n, n / s, s * 1000 / n, s * 1e6 / (n * size), cpu * 1000 / n, per, others
         }'
 }
 
@@ -341,11 +320,13 @@ if [ "$quick" = yes ]; then
     declare -A pilot=([1]=40 [1000]=8)
     settle=0
     reps=1
+    size_floor=0
 else
     sizes="1 10 100 1000 10000"
     declare -A pilot=([1]=300 [10]=300 [100]=150 [1000]=60 [10000]=12)
     settle=0.3
     reps=3
+    size_floor=$((8 << 20)) # bytes: smaller tables are mostly InnoDB's extent allocation
 fi
 target=1.5           # seconds per run (full run)
 max_tx=20000         # caps on one run, to bound the SQL files and the time taken
@@ -374,6 +355,7 @@ done
 echo "B2 (one INSERT per member) is not run above 100 ids: it is the slowest per member."
 echo "ms/tx, µs/member and srv cpu ms (mariadbd user+system CPU per transaction) are totals"
 echo "divided by the transactions: with 8 clients they are the inverse of throughput, not latency."
-echo "bytes/list: data_length + index_length of the layout's tables after the run, per list."
-echo "others%: CPU used by other processes (not the server, the clients or kernel threads) during"
-echo "the run, as a share of all CPUs; runs above $max_others% are redone in a full run, time permitting."
+echo "bytes/list: data_length + index_length of the layout's tables after the run, per list; in a"
+echo "full run shown only when they hold 8 MiB or more, as InnoDB allocates space in 1 MiB extents."
+echo "others%: CPU used during the run by processes other than this script's (kernel threads aside),"
+echo "as a share of all CPUs; runs above $max_others% are redone in a full run, time permitting."
