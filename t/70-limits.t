@@ -40,14 +40,9 @@ sub accepted($r, $name) {
 
 # A refused request: the JSON error, nothing written, and the service still creates.
 # %o: fields => [details that must be named], small => max error body bytes.
-# %o: nginx => 1 for nginx's own errors, which carry no details (see nginx_error_ok).
 sub refused($r, $status, $code, $name, %o) {
     local $Test::Builder::Level = $Test::Builder::Level + 1;
-    if ($o{nginx}) {
-        nginx_error_ok($r, $status, $code, $name);
-    } else {
-        error_ok($r, $status, $code, $name);
-    }
+    error_ok($r, $status, $code, $name);
     has_detail($r, $_, $name) for @{ $o{fields} // [] };
     if (defined $o{small}) {
         cmp_ok(length($r->{content} // ''), '<', $o{small}, "$name: the error body stays under $o{small} bytes");
@@ -58,33 +53,6 @@ sub refused($r, $status, $code, $name, %o) {
     $before->{$_}++ for qw(leadlists leadlist_users);
     $before = counts_ok($before, "$name: the next request wrote one list");
     return;
-}
-
-# error_ok for the errors nginx makes itself (conf/nginx/leadlists-api.conf): the same envelope,
-# content type and X-Request-Id, but a malformed HTTP request has no body fields to name, so
-# nginx's 400 carries no details.
-sub nginx_error_ok($r, $status, $code, $name) {
-    local $Test::Builder::Level = $Test::Builder::Level + 1;
-    my @why;
-    push @why, "status $r->{status}, want $status" if ($r->{status} // 0) != $status;
-    my $ct = header($r, 'content-type') // '';
-    push @why, "Content-Type '$ct'" if $ct ne 'application/json; charset=utf-8';
-    my $e = ref $r->{json} eq 'HASH' ? $r->{json}{error} : undef;
-    if (ref $e ne 'HASH') {
-        push @why, 'body is not {"error":{...}}';
-    } else {
-        push @why, 'code ' . ($e->{code} // 'undef') . ", want $code" if ($e->{code} // '') ne $code;
-        push @why, 'no message' if !defined $e->{message} || ref $e->{message} || $e->{message} eq '';
-        my $rid = header($r, 'x-request-id');
-        push @why, 'no X-Request-Id header' if !defined $rid || $rid eq '';
-        push @why, 'error.requestId differs from X-Request-Id'
-          if !defined $e->{requestId} || !defined $rid || $e->{requestId} ne $rid;
-        my @extra = grep { !/^(code|message|requestId|details)$/ } keys %$e;
-        push @why, "unexpected keys in error: @extra" if @extra;
-    }
-    my $ok = ok(!@why, "$name: $status $code JSON error");
-    diag(join('; ', @why) . "\n" . describe($r)) if !$ok;
-    return $ok;
 }
 
 my $valid = json_text(valid_body());
@@ -277,10 +245,10 @@ for my $c ([ '100,000 unclosed [ as the body', '[' x 100_000 ],
 
     $line = $prefix . ('a' x ($HEADER_BUF - 1 - length $prefix));
     $r = raw_post(body => $body, headers => [ $line, @ct ]);
-    refused($r, 400, 'BAD_REQUEST', 'Authorization header line one byte over 16 KiB: nginx\'s JSON 400', nginx => 1);
+    refused($r, 400, 'BAD_REQUEST', 'Authorization header line one byte over 16 KiB: nginx\'s JSON 400');
 
     $r = raw_post(body => $body, headers => [ 'X-Filler: ' . ('f' x 20_000), "Authorization: Bearer $token", @ct ]);
-    refused($r, 400, 'BAD_REQUEST', 'a 20 KB header line of another name: nginx\'s JSON 400', nginx => 1);
+    refused($r, 400, 'BAD_REQUEST', 'a 20 KB header line of another name: nginx\'s JSON 400');
 
     # Total: each line under 16 KiB, one line per large buffer; four fit, five do not.
     my @pad = map { "X-Pad-$_: " . ('p' x 15_000) } 1 .. $HEADER_BUFS + 1;
@@ -288,7 +256,7 @@ for my $c ([ '100,000 unclosed [ as the body', '[' x 100_000 ],
                   headers => [ "Authorization: Bearer $token", @ct, @pad[0 .. $HEADER_BUFS - 1] ]);
     accepted($r, "$HEADER_BUFS header lines of 15 KB (about 60 KB of headers)");
     $r = raw_post(body => json_text(valid_body()), headers => [ "Authorization: Bearer $token", @ct, @pad ]);
-    refused($r, 400, 'BAD_REQUEST', ($HEADER_BUFS + 1) . ' header lines of 15 KB (more than the large header buffers): nginx\'s JSON 400', nginx => 1);
+    refused($r, 400, 'BAD_REQUEST', ($HEADER_BUFS + 1) . ' header lines of 15 KB (more than the large header buffers): nginx\'s JSON 400');
 }
 
 {

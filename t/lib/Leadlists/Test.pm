@@ -98,6 +98,35 @@ sub api(%a) {
     return $r;
 }
 
+# Writes $out while also reading (the peer may answer early, e.g. 413, and close), then reads
+# until $done->($buf) holds, the peer closes or the deadline passes. Returns what was read.
+sub _exchange($sock, $out, $deadline, $done) {
+    local $SIG{PIPE} = 'IGNORE';
+    my $sel = IO::Select->new($sock);
+    my ($off, $buf) = (0, '');
+    while ($off < length $out) {
+        my $left = $deadline - Time::HiRes::time();
+        last if $left <= 0;
+        my ($r, $w) = IO::Select::select($sel, $sel, undef, $left);
+        if ($r && @$r) {
+            my $n = sysread $sock, $buf, 65536, length $buf;
+            last if !$n;
+        }
+        if ($w && @$w) {
+            my $n = syswrite $sock, $out, 65536, $off;
+            last if !defined $n;
+            $off += $n;
+        }
+    }
+    until ($done->($buf)) {
+        my $left = $deadline - Time::HiRes::time();
+        last if $left <= 0 || !$sel->can_read($left);
+        my $n = sysread $sock, $buf, 65536, length $buf;
+        last if !$n;
+    }
+    return $buf;
+}
+
 # Sends exact bytes (a whole HTTP request) and parses the answer. Returns the same shape as api():
 # {status, reason, headers (lower-case keys; arrays for repeated headers), content, json, elapsed}.
 # status 599 when no answer came within the timeout.
@@ -115,34 +144,7 @@ sub raw_request($bytes, %a) {
         return $res;
     }
     binmode $sock;
-    my $off = 0;
-    my $sel = IO::Select->new($sock);
-    local $SIG{PIPE} = 'IGNORE';
-    my $buf = '';
-    my $deadline = $t0 + $timeout;
-    # Write while also reading (the server may answer early, e.g. 413, and close).
-    while ($off < length $bytes) {
-        my $left = $deadline - Time::HiRes::time();
-        last if $left <= 0;
-        my ($r, $w) = IO::Select::select($sel, $sel, undef, $left);
-        if ($r && @$r) {
-            my $n = sysread $sock, $buf, 65536, length $buf;
-            last if !$n;
-        }
-        if ($w && @$w) {
-            my $n = syswrite $sock, $bytes, 65536, $off;
-            last if !defined $n;
-            $off += $n;
-        }
-    }
-    while (1) {
-        my $left = $deadline - Time::HiRes::time();
-        last if $left <= 0;
-        last if !$sel->can_read($left);
-        my $n = sysread $sock, $buf, 65536, length $buf;
-        last if !$n;
-        last if _complete($buf);
-    }
+    my $buf = _exchange($sock, $bytes, $t0 + $timeout, \&_complete);
     close $sock;
     $res->{elapsed} = Time::HiRes::time() - $t0;
     my ($head, $body) = split /\r\n\r\n/, $buf, 2;
@@ -681,10 +683,7 @@ sub fcgi_request(%a) {
         return $res;
     }
     binmode $sock;
-    local $SIG{PIPE} = 'IGNORE';
-    my $sel = IO::Select->new($sock);
-    my ($off, $buf, $deadline) = (0, '', $t0 + $timeout);
-    my $ended = sub {
+    my $ended = sub ($buf) {
         my $pos = 0;
         while (length($buf) - $pos >= 8) {
             my ($type, $len, $pad) = (unpack 'CCnnC', substr($buf, $pos, 8))[1, 3, 4];
@@ -694,30 +693,10 @@ sub fcgi_request(%a) {
         }
         return 0;
     };
-    # Write while reading: the worker may answer (413, say) before it has read everything.
-    while ($off < length $out) {
-        my $left = $deadline - Time::HiRes::time();
-        last if $left <= 0;
-        my ($r, $w) = IO::Select::select($sel, $sel, undef, $left);
-        if ($r && @$r) {
-            my $n = sysread $sock, $buf, 65536, length $buf;
-            last if !$n;
-        }
-        if ($w && @$w) {
-            my $n = syswrite $sock, $out, 65536, $off;
-            last if !defined $n;
-            $off += $n;
-        }
-    }
-    while (!$ended->()) {
-        my $left = $deadline - Time::HiRes::time();
-        last if $left <= 0 || !$sel->can_read($left);
-        my $n = sysread $sock, $buf, 65536, length $buf;
-        last if !$n;
-    }
+    my $buf = _exchange($sock, $out, $t0 + $timeout, $ended);
     close $sock;
     $res->{elapsed} = Time::HiRes::time() - $t0;
-    return $res if !$ended->();
+    return $res if !$ended->($buf);
     my $stdout = '';
     while (length($buf) >= 8) {
         my ($type, $len, $pad) = (unpack 'CCnnC', substr($buf, 0, 8))[1, 3, 4];
