@@ -17,8 +17,6 @@ static const char *const statement_sql[DB__STMT_COUNT] = {
                            " start_date, end_date, person_count, person_ids, company_count,"
                            " company_ids, created_at, updated_at)"
                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    [DB_LEADLIST_USER_INSERT] = "INSERT INTO leadlist_users (leadlist_id, position, user_id,"
-                                " granted_at) VALUES (?, ?, ?, ?)",
     [DB_IDEM_FIND] = "SELECT fingerprint, status, leadlist_id, response FROM idempotency_keys"
                      " WHERE user_id = ? AND idem_key = ? AND expires_at > UTC_TIMESTAMP(3)",
     /* Waits for no lock: a row another transaction holds is the same key in flight (409).
@@ -37,11 +35,21 @@ static const char *const statement_sql[DB__STMT_COUNT] = {
         " expires_at = IF(expires_at <= UTC_TIMESTAMP(3), VALUES(expires_at), expires_at)",
 };
 
+/* For the log: which statement failed. */
+static const char *const statement_name[DB__STMT_COUNT] = {
+    [DB_SESSION_LOOKUP] = "session lookup",
+    [DB_LEADLIST_INSERT] = "list insert",
+    [DB_IDEM_FIND] = "idempotency key lookup",
+    [DB_IDEM_INSERT] = "idempotency key insert",
+};
+
 /* Every connection works in UTC (DATETIME columns hold UTC), refuses to invent values, and
- * reads committed data only, so a session revoked a moment ago is seen as revoked. */
+ * reads committed data only, so a session revoked a moment ago is seen as revoked. A
+ * statement on its own commits by itself, whatever the server's default: a create without an
+ * Idempotency-Key is one INSERT, and needs no COMMIT round trip. */
 static const char *const init_commands[] = {
-    "SET time_zone = '+00:00', sql_mode = 'STRICT_TRANS_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,"
-    "ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
+    "SET autocommit = 1, time_zone = '+00:00', sql_mode = 'STRICT_TRANS_TABLES,NO_ZERO_DATE,"
+    "NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
     "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
 };
 
@@ -54,7 +62,7 @@ struct db {
     MYSQL_STMT *stmts[DB__STMT_COUNT];
     unsigned last_error;
     int64_t deadline_ms; /* 0: none */
-    bool in_transaction; /* a statement ran since the last commit or rollback */
+    bool in_transaction; /* between db_begin and db_commit or db_rollback */
 };
 
 static int64_t now_ms(void)
@@ -184,18 +192,13 @@ enum db_result db_ensure(struct db *db, const char *request_id)
     MYSQL *conn = db_connect(db->config, 0, request_id);
     if (conn == NULL)
         return DB_UNAVAILABLE;
-    if (mysql_autocommit(conn, 0) != 0) {
-        log_msg(LOG_ERR, request_id, "database: autocommit off failed: %s", mysql_error(conn));
-        mysql_close(conn);
-        return DB_UNAVAILABLE;
-    }
     db->conn = conn;
     for (int i = 0; i < DB__STMT_COUNT; i++) {
         MYSQL_STMT *st = mysql_stmt_init(conn);
         if (st == NULL || mysql_stmt_prepare(st, statement_sql[i], strlen(statement_sql[i])) != 0) {
             unsigned err = st != NULL ? mysql_stmt_errno(st) : mysql_errno(conn);
-            log_msg(LOG_ERR, request_id, "database: prepare of statement %d failed: %s (%u)", i,
-                    st != NULL ? mysql_stmt_error(st) : mysql_error(conn), err);
+            log_msg(LOG_ERR, request_id, "database: prepare of the %s failed: %s (%u)",
+                    statement_name[i], st != NULL ? mysql_stmt_error(st) : mysql_error(conn), err);
             if (st != NULL)
                 mysql_stmt_close(st);
             disconnect(db);
@@ -233,6 +236,11 @@ static enum db_result fail(struct db *db, unsigned err, const char *what, const 
         db_rollback(db, request_id);
         return DB_RETRY;
     }
+    if (err == ER_DUP_ENTRY) {
+        log_msg(LOG_WARNING, request_id, "database: %s: %s (%u); rolled back", what, message, err);
+        db_rollback(db, request_id);
+        return DB_DUPLICATE;
+    }
     log_msg(LOG_ERR, request_id, "database: %s failed: %s (%u)", what, message, err);
     db_rollback(db, request_id);
     return DB_FATAL;
@@ -245,14 +253,24 @@ enum db_result db_execute(struct db *db, enum db_stmt which, MYSQL_BIND *params,
     db->last_error = 0;
     if (st == NULL || deadline_passed(db, "a statement", request_id))
         return DB_UNAVAILABLE;
-    db->in_transaction = true;
     if ((params != NULL && mysql_stmt_bind_param(st, params) != 0) ||
         (results != NULL && mysql_stmt_bind_result(st, results) != 0) ||
-        mysql_stmt_execute(st) != 0) {
-        char what[32];
-        snprintf(what, sizeof(what), "statement %d", (int)which);
-        return fail(db, mysql_stmt_errno(st), what, mysql_stmt_error(st), request_id);
-    }
+        mysql_stmt_execute(st) != 0)
+        return fail(db, mysql_stmt_errno(st), statement_name[which], mysql_stmt_error(st),
+                    request_id);
+    return DB_OK;
+}
+
+enum db_result db_begin(struct db *db, const char *request_id)
+{
+    static const char begin[] = "START TRANSACTION";
+    db->last_error = 0;
+    if (db->conn == NULL || deadline_passed(db, "a transaction", request_id))
+        return DB_UNAVAILABLE;
+    if (mysql_real_query(db->conn, begin, sizeof(begin) - 1) != 0)
+        return fail(db, mysql_errno(db->conn), "start transaction", mysql_error(db->conn),
+                    request_id);
+    db->in_transaction = true;
     return DB_OK;
 }
 
@@ -298,6 +316,9 @@ void db_finish_request(struct db *db, const char *request_id)
 
 void db_rollback(struct db *db, const char *request_id)
 {
+    /* Outside a transaction a failed statement has already been undone by the server. */
+    if (!db->in_transaction)
+        return;
     db->in_transaction = false;
     if (db->conn == NULL)
         return;

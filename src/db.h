@@ -12,7 +12,6 @@
 enum db_stmt {
     DB_SESSION_LOOKUP,
     DB_LEADLIST_INSERT,
-    DB_LEADLIST_USER_INSERT,
     DB_IDEM_FIND,
     DB_IDEM_INSERT,
     DB__STMT_COUNT
@@ -23,6 +22,7 @@ enum db_result {
     DB_RETRY,       /* rolled back (deadlock, lock wait, connection lost before commit): safe to
                        run the whole transaction again */
     DB_UNAVAILABLE, /* cannot reach the database, or the outcome of a commit is unknown */
+    DB_DUPLICATE,   /* a unique key already holds the row (1062); rolled back */
     DB_FATAL        /* anything else: a bug or a schema mismatch */
 };
 
@@ -47,9 +47,9 @@ enum db_result db_ensure(struct db *db, const char *request_id);
 
 MYSQL_STMT *db_stmt(struct db *db, enum db_stmt which);
 
-/* Binds params (and results, when not NULL) and executes. On failure the error is logged,
- * the transaction rolled back and, for a lost connection, the connection dropped so the next
- * db_ensure reconnects. */
+/* Binds params (and results, when not NULL) and executes. Outside db_begin the statement
+ * commits by itself (autocommit). On failure the error is logged, the transaction rolled back
+ * and, for a lost connection, the connection dropped so the next db_ensure reconnects. */
 enum db_result db_execute(struct db *db, enum db_stmt which, MYSQL_BIND *params,
                           MYSQL_BIND *results, const char *request_id);
 
@@ -63,11 +63,13 @@ void db_free_result(struct db *db, enum db_stmt which);
  * error a meaning of its own. */
 unsigned db_last_error(const struct db *db);
 
+/* Starts a transaction of several statements, ended by db_commit or db_rollback. */
+enum db_result db_begin(struct db *db, const char *request_id);
 enum db_result db_commit(struct db *db, const char *request_id);
 void db_rollback(struct db *db, const char *request_id);
 
-/* Ends whatever the request left open (a read-only transaction after a lookup, say) so no
- * transaction spans two requests; costs nothing when the last step was a commit. */
+/* Rolls back a transaction the request left open, so none spans two requests; costs nothing
+ * when there is none. */
 void db_finish_request(struct db *db, const char *request_id);
 
 #endif

@@ -63,13 +63,6 @@ struct list_row {
     unsigned int person_count, company_count;
 };
 
-struct user_row {
-    MYSQL_BIND bind[4];
-    unsigned long id_len, user_len;
-    unsigned int position;
-    MYSQL_TIME granted;
-};
-
 struct key_row {
     MYSQL_BIND bind[9];
     unsigned long user_len, key_len, fingerprint_len, id_len, body_len;
@@ -119,7 +112,7 @@ enum store_result leadlist_store_find_key(struct db *db, struct arena *a,
 
     r = db_execute(db, DB_IDEM_FIND, params, result, request_id);
     if (r != DB_OK)
-        return r == DB_FATAL ? STORE_FATAL : STORE_UNAVAILABLE;
+        return r == DB_RETRY || r == DB_UNAVAILABLE ? STORE_UNAVAILABLE : STORE_FATAL;
     MYSQL_STMT *st = db_stmt(db, DB_IDEM_FIND);
     enum store_result out = STORE_FATAL;
     int rc = mysql_stmt_fetch(st);
@@ -169,16 +162,18 @@ static enum db_result insert_key(struct db *db, struct key_row *k, bool *taken,
     return r;
 }
 
-/* One attempt. The key goes first: a concurrent request with the same key then stops at its
+/* One attempt. Without a key the list is one INSERT that commits by itself. With a key, the
+ * key goes first in a transaction: a concurrent request with the same key then stops at its
  * first statement instead of writing a list it would have to roll back. */
-static enum store_result insert_once(struct db *db, struct list_row *row, struct user_row *user,
-                                     struct key_row *key, enum db_result *db_out,
-                                     const char *request_id)
+static enum store_result insert_once(struct db *db, struct list_row *row, struct key_row *key,
+                                     enum db_result *db_out, const char *request_id)
 {
     enum db_result r = db_ensure(db, request_id);
     if (r == DB_OK && key != NULL) {
+        r = db_begin(db, request_id);
         bool taken = false;
-        r = insert_key(db, key, &taken, request_id);
+        if (r == DB_OK)
+            r = insert_key(db, key, &taken, request_id);
         if (r == DB_RETRY && db_last_error(db) == ER_LOCK_WAIT_TIMEOUT)
             return STORE_IN_FLIGHT;
         if (r == DB_OK && taken) {
@@ -188,9 +183,7 @@ static enum store_result insert_once(struct db *db, struct list_row *row, struct
     }
     if (r == DB_OK)
         r = db_execute(db, DB_LEADLIST_INSERT, row->bind, NULL, request_id);
-    if (r == DB_OK)
-        r = db_execute(db, DB_LEADLIST_USER_INSERT, user->bind, NULL, request_id);
-    if (r == DB_OK)
+    if (r == DB_OK && key != NULL)
         r = db_commit(db, request_id);
     *db_out = r;
     return r == DB_OK ? STORE_OK : STORE_FATAL;
@@ -243,16 +236,6 @@ enum store_result leadlist_store_create(struct db *db, struct arena *a, const st
     bind_time(&row.bind[12], &row.created, l->created_ms);
     bind_time(&row.bind[13], &row.updated, l->created_ms);
 
-    struct user_row user;
-    memset(&user, 0, sizeof(user));
-    user.id_len = UUID_LEN;
-    user.user_len = row.user_len;
-    user.position = 0;
-    bind_blob(&user.bind[0], l->id, &user.id_len);
-    bind_uint(&user.bind[1], &user.position);
-    bind_text(&user.bind[2], l->user_id, &user.user_len);
-    bind_time(&user.bind[3], &user.granted, l->created_ms);
-
     struct key_row krow;
     if (key != NULL) {
         memset(&krow, 0, sizeof(krow));
@@ -273,12 +256,13 @@ enum store_result leadlist_store_create(struct db *db, struct arena *a, const st
         krow.bind[8].is_unsigned = 1;
     }
 
+    /* Set when an INSERT that commits by itself lost its connection: it may have been stored. */
+    bool maybe_stored = false;
     for (int attempt = 1; attempt <= STORE_ATTEMPTS; attempt++) {
         enum db_result r = DB_OK;
         struct timespec before, after;
         clock_gettime(CLOCK_MONOTONIC, &before);
-        enum store_result s =
-            insert_once(db, &row, &user, key != NULL ? &krow : NULL, &r, request_id);
+        enum store_result s = insert_once(db, &row, key != NULL ? &krow : NULL, &r, request_id);
         clock_gettime(CLOCK_MONOTONIC, &after);
         if (s == STORE_IN_FLIGHT)
             return s;
@@ -291,9 +275,16 @@ enum store_result leadlist_store_create(struct db *db, struct arena *a, const st
         }
         if (s == STORE_OK)
             return STORE_OK;
+        if (r == DB_DUPLICATE && maybe_stored) {
+            /* The list id is this request's own: the attempt whose answer was lost stored it. */
+            log_msg(LOG_INFO, request_id, "store: the list was stored by attempt %d", attempt - 1);
+            return STORE_OK;
+        }
         if (r != DB_RETRY)
             return r == DB_UNAVAILABLE ? STORE_UNAVAILABLE : STORE_FATAL;
         unsigned err = db_last_error(db);
+        if (key == NULL && err != ER_LOCK_DEADLOCK && err != ER_LOCK_WAIT_TIMEOUT)
+            maybe_stored = true;
         long took_ms = (long)(after.tv_sec - before.tv_sec) * 1000 +
                        (after.tv_nsec - before.tv_nsec) / 1000000;
         if (err != ER_LOCK_DEADLOCK && err != ER_LOCK_WAIT_TIMEOUT && took_ms >= SLOW_LOSS_MS) {

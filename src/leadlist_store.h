@@ -42,9 +42,10 @@ enum store_result leadlist_store_find_key(struct db *db, struct arena *a,
                                           const struct store_key *key, struct store_replay *replay,
                                           const char *request_id);
 
-/* Writes the list, its creator's access and (when key is not NULL) the key with the 201 body,
- * in one transaction. Rolled-back attempts (deadlock, connection lost before commit) are
- * retried a bounded number of times. STORE_OK means committed. */
+/* Writes the list (its creator's access is its created_by) and, when key is not NULL, the key
+ * with the 201 body, in one transaction. Rolled-back attempts (deadlock, lock wait, connection
+ * lost before the commit) are retried a bounded number of times; a list whose commit's answer
+ * was lost is recognised by its id on the retry. STORE_OK means committed. */
 enum store_result leadlist_store_create(struct db *db, struct arena *a, const struct leadlist *l,
                                         const struct store_key *key, const char *body,
                                         size_t body_len, struct store_replay *replay,

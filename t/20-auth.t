@@ -30,13 +30,13 @@ for my $auth ("Bearer $good", "bearer $good", "BEARER $good") {
     my $r = api(authorization => $auth, body => valid_body());
     my $b = created_ok($r, $user, "Authorization '" . substr($auth, 0, 7) . "...'");
     stored_ok($b, "scheme " . substr($auth, 0, 6));
-    $before->{$_}++ for qw(leadlists leadlist_users);
+    $before->{$_}++ for qw(leadlists);
 }
 {
     my $r = api(token => $admin, body => valid_body());
     my $b = created_ok($r, "admin_t20_$$", 'admin session');
     stored_ok($b, 'admin session');
-    $before->{$_}++ for qw(leadlists leadlist_users);
+    $before->{$_}++ for qw(leadlists);
     my $org_of = sql_value("SELECT org_id FROM leadlists WHERE id = UNHEX('"
                            . (($b->{id} // '') =~ tr/-//dr) . "')");
     is($org_of, $org, "the list is stored under the session's org_id");
@@ -44,7 +44,7 @@ for my $auth ("Bearer $good", "bearer $good", "BEARER $good") {
 {
     my $r = api(token => $short, body => valid_body());
     my $b = created_ok($r, "short_t20_$$", 'session minted with --ttl 2, used at once');
-    $before->{$_}++ for qw(leadlists leadlist_users);
+    $before->{$_}++ for qw(leadlists);
 }
 $before = counts_ok($before, 'each accepted request wrote exactly one list');
 
@@ -149,14 +149,14 @@ $before = nothing_written($before, 'two Authorization headers');
     my $t = mint_session(user => "late_t20_$$", org => $org);
     my $r = api(token => $t, body => valid_body());
     created_ok($r, "late_t20_$$", 'fresh session works');
-    $before->{$_}++ for qw(leadlists leadlist_users);
+    $before->{$_}++ for qw(leadlists);
     revoke_session($t);
     $r = api(token => $t, body => valid_body());
     error_ok($r, 401, 'UNAUTHORIZED', 'the same session right after revoke');
     my $t2 = mint_session(user => "late2_t20_$$", org => $org);
     $r = api(token => $t2, body => valid_body());
     created_ok($r, "late2_t20_$$", 'another fresh session works');
-    $before->{$_}++ for qw(leadlists leadlist_users);
+    $before->{$_}++ for qw(leadlists);
     expire_session($t2);
     $r = api(token => $t2, body => valid_body());
     error_ok($r, 401, 'UNAUTHORIZED', 'the same session right after it expired');

@@ -28,7 +28,7 @@ sub post_key($key, $body, $tok = $token) {
     my $b1 = created_ok($r1, $user, 'first request with a key');
     stored_ok($b1, 'first request with a key');
     ok(lc(header($r1, 'idempotent-replayed') // 'false') ne 'true', 'first request: not marked as replayed');
-    $before->{$_}++ for qw(leadlists leadlist_users);
+    $before->{$_}++ for qw(leadlists);
 
     my $r2 = post_key($key, $body);
     is($r2->{status}, 201, 'same key, same body: 201 again') or diag(describe($r2));
@@ -44,7 +44,7 @@ sub post_key($key, $body, $tok = $token) {
     my $r4 = post_key($key, $body, $token2);
     my $b4 = created_ok($r4, $user2, 'same key and body from another user');
     isnt($b4->{id} // '', $b1->{id} // '', 'another user: keys are per user, a new list');
-    $before->{$_}++ for qw(leadlists leadlist_users);
+    $before->{$_}++ for qw(leadlists);
     $before = counts_ok($before, 'another user wrote exactly one list');
 }
 
@@ -57,7 +57,7 @@ sub post_key($key, $body, $tok = $token) {
     $before = nothing_written($before, 'a bad body with a fresh key');
     $r = post_key($key, json_text(valid_body()));
     my $b = created_ok($r, $user, 'the fixed body with the same key');
-    $before->{$_}++ for qw(leadlists leadlist_users);
+    $before->{$_}++ for qw(leadlists);
     $before = counts_ok($before, 'the fixed body wrote exactly one list');
 
     $key = "key-c-$run";
@@ -68,7 +68,7 @@ sub post_key($key, $body, $tok = $token) {
     error_ok($r, 415, 'UNSUPPORTED_MEDIA_TYPE', 'wrong media type with the same key');
     $r = post_key($key, json_text(valid_body()));
     created_ok($r, $user, 'a good request with a key that only failed before');
-    $before->{$_}++ for qw(leadlists leadlist_users);
+    $before->{$_}++ for qw(leadlists);
     $before = counts_ok($before, 'only the good request wrote');
 }
 
@@ -88,7 +88,7 @@ for my $c ([ '256 characters', 'k' x 256 ], [ 'non-ASCII', "cl\xc3\xa9-$run" ]) 
     error_ok($r, 400, 'BAD_REQUEST', 'Idempotency-Key with a control character');
     my $ok = post_key('k' x 255 . '', json_text(valid_body()));
     created_ok($ok, $user, 'Idempotency-Key of 255 characters is accepted');
-    $before->{$_}++ for qw(leadlists leadlist_users);
+    $before->{$_}++ for qw(leadlists);
     $before = counts_ok($before, 'bad keys wrote nothing, the 255-character key one list');
 }
 
@@ -132,7 +132,7 @@ for my $c ([ '256 characters', 'k' x 256 ], [ 'non-ASCII', "cl\xc3\xa9-$run" ]) 
     is(scalar @bad, 0, "$N at once with one key: only 201 or 409") or diag(join ', ', map { $_->[0] } @bad);
     my %ids = map { $_->[1] => 1 } @ok;
     is(scalar keys %ids, 1, "$N at once with one key: every 201 has the same id");
-    $before->{$_}++ for qw(leadlists leadlist_users);
+    $before->{$_}++ for qw(leadlists);
     counts_ok($before, "$N at once with one key: exactly one list written");
 }
 

@@ -224,7 +224,7 @@ my $count = counts();
     ok($killed >= 1, "$name: the workers held connections ($killed killed)");
     my @got = burst(2 * $N, $name);
     my $n = all_created_ok(\@got, "$name: " . 2 * $N . ' requests at once');
-    $count->{$_} += $n for qw(leadlists leadlist_users);
+    $count->{$_} += $n for qw(leadlists);
     $count = counts_ok($count, "$name: each 201 wrote exactly one list");
     ok(scalar(grep { /connection lost/ } worker_log_since($mark)), "$name: the workers logged the lost connections and reconnected");
     same_workers_ok(\@workers, $name);
@@ -244,7 +244,7 @@ my $count = counts();
         last if worker_connections() >= $N;
     }
     my $n = all_created_ok(\@got, "$name: requests that make the workers reconnect");
-    $count->{$_} += $n for qw(leadlists leadlist_users);
+    $count->{$_} += $n for qw(leadlists);
     my $held = worker_connections();
     is($held, $N, "$name: every worker holds a connection made under the short timeout");
     sleep 3;
@@ -252,7 +252,7 @@ my $count = counts();
     my $mark = worker_log_mark();
     @got = burst(2 * $N, $name);
     $n = all_created_ok(\@got, "$name: after the idle drop, " . 2 * $N . ' requests at once');
-    $count->{$_} += $n for qw(leadlists leadlist_users);
+    $count->{$_} += $n for qw(leadlists);
     $count = counts_ok($count, "$name: each 201 wrote exactly one list");
     ok(scalar(grep { /connection lost/ } worker_log_since($mark)), "$name: the workers noticed the dropped connections");
     sql_root("SET GLOBAL wait_timeout = $wait_timeout_was");
@@ -261,14 +261,14 @@ my $count = counts();
 }
 
 # --- deadlock (1213) ----------------------------------------------------------------------------------
-# A trigger on leadlist_users signals 1213 while a counter in a MEMORY table (not rolled back
+# A trigger on leadlists signals 1213 while a counter in a MEMORY table (not rolled back
 # with the transaction) is above zero.
 
 {
     $trigger_made = 1;
     sql_root('DROP TRIGGER IF EXISTS t80_fault; DROP TABLE IF EXISTS t80_fault;'
              . ' CREATE TABLE t80_fault (n INT NOT NULL) ENGINE = MEMORY; INSERT INTO t80_fault VALUES (0)');
-    sql_root('CREATE TRIGGER t80_fault BEFORE INSERT ON leadlist_users FOR EACH ROW BEGIN'
+    sql_root('CREATE TRIGGER t80_fault BEFORE INSERT ON leadlists FOR EACH ROW BEGIN'
              . ' IF (SELECT n FROM t80_fault) > 0 THEN UPDATE t80_fault SET n = n - 1;'
              . " SIGNAL SQLSTATE '40001' SET MYSQL_ERRNO = 1213,"
              . " MESSAGE_TEXT = 'Deadlock found when trying to get lock; try restarting transaction';"
@@ -282,7 +282,7 @@ my $count = counts();
     my $b = created_ok($r, $user, "$name: retried transparently");
     stored_ok($b, $name);
     is(sql_value_root('SELECT n FROM t80_fault'), 0, "$name: the deadlock did happen");
-    $count->{$_}++ for qw(leadlists leadlist_users);
+    $count->{$_}++ for qw(leadlists);
     $count = counts_ok($count, "$name: exactly one list written");
     is(sql_value('SELECT COUNT(*) FROM leadlists WHERE name = ' . sql_quote($body->{name})),
        1, "$name: one list of that name, not two");
@@ -309,13 +309,13 @@ my $count = counts();
     $trigger_made = 0;
     $r = post(name => 'after the deadlocks');
     created_ok($r, $user, 'after the deadlocks');
-    $count->{$_}++ for qw(leadlists leadlist_users);
+    $count->{$_}++ for qw(leadlists);
     $count = counts_ok($count, 'after the deadlocks: one list written');
     same_workers_ok(\@workers, 'deadlocks');
 }
 
 # --- lock wait timeout (1205) -------------------------------------------------------------------------
-# Another session holds LOCK TABLES leadlist_users WRITE: a create waits for it.
+# Another session holds LOCK TABLES leadlists WRITE: a create waits for it.
 
 my $LOCK_MARK = "t80-lock-$$";
 
@@ -330,7 +330,7 @@ sub hold_lock($seconds) {
         delete $ENV{MYSQL_PWD};
         { exec { 'mariadb' } 'mariadb', '--no-defaults', '--protocol=socket', "--socket=$ENV{LEADLISTS_DB_SOCKET}",
           "--user=$me", $ENV{LEADLISTS_DB_NAME}, '-e',
-          "LOCK TABLES leadlist_users WRITE; SELECT SLEEP($seconds), '$LOCK_MARK'; UNLOCK TABLES" };
+          "LOCK TABLES leadlists WRITE; SELECT SLEEP($seconds), '$LOCK_MARK'; UNLOCK TABLES" };
         POSIX::_exit(127);
     }
     $locker = $pid;
@@ -390,7 +390,7 @@ sub release_lock() {
     $r = post(name => 'after the lock is released');
     created_ok($r, $user, "$name: after the lock is released");
     cmp_ok($r->{elapsed}, '<', within(1), "$name: the create after the release is quick");
-    $count->{$_}++ for qw(leadlists leadlist_users);
+    $count->{$_}++ for qw(leadlists);
 
     $hold = $LOCK_TIMEOUT / 2;
     $name = "lock held for $hold s (less than db_lock_timeout)";
@@ -404,7 +404,7 @@ sub release_lock() {
     @log = log_of($mark, header($r, 'x-request-id') // '-');
     is(scalar(grep { /\(1205\)/ } @log), 0, "$name: no lock wait timeout") or diag(join "\n", @log);
     release_lock();
-    $count->{$_}++ for qw(leadlists leadlist_users);
+    $count->{$_}++ for qw(leadlists);
     $count = counts_ok($count, 'lock waits: exactly the 201s wrote lists');
     same_workers_ok(\@workers, 'lock waits');
 }
@@ -447,11 +447,11 @@ sub release_lock() {
     diag(sprintf "%s: first 201 %.2f s after SIGCONT (%d tries)", $name, $back, $tries);
     created_ok($r, $user, "$name: after SIGCONT");
     cmp_ok($back, '<', within(2), "$name: service returned within 2 s of SIGCONT");
-    $count->{$_}++ for qw(leadlists leadlist_users);
+    $count->{$_}++ for qw(leadlists);
     $count = counts_ok($count, "$name: nothing written while frozen");
     @got = burst(2 * $N, $name);
     my $n = all_created_ok(\@got, "$name: after SIGCONT, " . 2 * $N . ' requests at once');
-    $count->{$_} += $n for qw(leadlists leadlist_users);
+    $count->{$_} += $n for qw(leadlists);
     $count = counts_ok($count, "$name: each 201 after SIGCONT wrote one list");
     same_workers_ok(\@workers, $name);
 }
@@ -536,13 +536,13 @@ sub release_lock() {
     my $r = post(name => "$name: pool, first request after the database is back", timeout => 20);
     my $b = created_ok($r, $user, "$name: the pool's first request after the database is ready");
     stored_ok($b, "$name: the pool's first request");
-    if ($r->{status} == 201) { $count->{$_}++ for qw(leadlists leadlist_users) }
+    if ($r->{status} == 201) { $count->{$_}++ for qw(leadlists) }
     if ($private) {
         $r = fcgi_request(socket => $private->{socket}, token => $token, body => json_text(valid_body()), timeout => 20);
         push @ALL, [ $r->{status}, "$name: private worker after" ];
         $b = created_ok($r, $user, "$name: the private worker's first request after the database is ready");
         stored_ok($b, "$name: the private worker's first request");
-        if ($r->{status} == 201) { $count->{$_}++ for qw(leadlists leadlist_users) }
+        if ($r->{status} == 201) { $count->{$_}++ for qw(leadlists) }
         my $status = stop_private_worker($private);
         undef $private;
         is($status, 0, "$name: the private worker exits cleanly on SIGTERM (wait status 0)");
@@ -550,7 +550,7 @@ sub release_lock() {
     diag(sprintf "%s: service back %.2f s after script/db start returned", $name, time - $ready);
     my @got = burst(2 * $N, $name);
     my $n = all_created_ok(\@got, "$name: then " . 2 * $N . ' requests at once');
-    $count->{$_} += $n for qw(leadlists leadlist_users);
+    $count->{$_} += $n for qw(leadlists);
     $count = counts_ok($count, "$name: every 201 wrote exactly one list");
     same_workers_ok(\@new, $name);
     @workers = @new;

@@ -178,11 +178,14 @@ my $before = counts();
     judge('headers', $text, $rc, $offset, [ 'Authorization #1*', 'Idempotency-Key #1*' ], 100);
 }
 
-# Every list has its one leadlist_users row: nothing is half-written.
+# Every list is whole: its creator and its ids as the service writes them, and nothing else.
 {
     my $now = counts();
-    is($now->{leadlists} - $before->{leadlists}, $now->{leadlist_users} - $before->{leadlist_users},
-       'each list sqlmap created has its leadlist_users row')
+    is($now->{leadlist_users}, $before->{leadlist_users}, 'sqlmap\'s creates wrote no leadlist_users rows')
+      or diag('before: ' . json_text($before) . ' after: ' . json_text($now));
+    is(sql_value('SELECT COUNT(*) FROM leadlists WHERE created_by = ' . sql_quote($user)
+                 . ' AND person_count <> JSON_LENGTH(person_ids)'), 0,
+       'each list sqlmap created is whole (person_count matches its person_ids)')
       or diag('before: ' . json_text($before) . ' after: ' . json_text($now));
     note('sqlmap created ' . lists_of($user) . ' lists');
 }
