@@ -16,9 +16,8 @@
 #   SESSIONS_DB     the service's database: the session is looked up in its sessions table,
 #                   so the same token serves every round
 #
-# Why: the issue that asked for the bench measures its target against this, the work a
-# conventional implementation (its reference is PHP with PDO) gives the database for one
-# create. bench/ceiling-db.sh is the other database ceiling, the service's own statements
+# Why: the service's target ratios are measured against this, the work a conventional
+# implementation (the reference is PHP with PDO) gives the database for one create. bench/ceiling-db.sh is the other database ceiling, the service's own statements
 # with the members in the list row (sql/README.md, "Why members live in the list row").
 #
 # The transaction, with autocommit off and READ COMMITTED (script/bench's --init-command,

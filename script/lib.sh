@@ -52,7 +52,7 @@ LL_NGINX_ERRLOG=$LL_LOG/nginx-error.log
 
 LL_PACKAGES="build-essential autoconf automake libtool pkg-config libfcgi-dev libyajl-dev
 default-libmysqlclient-dev libssl-dev check mariadb-server mariadb-client nginx-light
-spawn-fcgi multiwatch curl perl wrk"
+spawn-fcgi curl perl wrk"
 
 ll_say() { printf '==> %s\n' "$*"; }
 ll_warn() { printf 'warning: %s\n' "$*" >&2; }
@@ -374,9 +374,10 @@ ll_db_migrate() {
 # --- Workers -------------------------------------------------------------------------------
 #
 # conf/leadlists-pool (the supervisor) runs conf/spawn-fcgi (spawn-fcgi binds the socket and
-# execs multiwatch, which keeps the workers alive) and starts it again whenever multiwatch
-# exits. Pid files: LL_SUPERVISOR_PIDFILE (leadlists-pool), LL_POOL_PIDFILE (multiwatch) and
-# LL_WORKER_PIDFILE (the current workers, kept up to date by the supervisor).
+# execs the pool process, leadlists-fcgi, which forks the workers and keeps them alive) and
+# starts it again whenever the pool exits. Pid files: LL_SUPERVISOR_PIDFILE (leadlists-pool),
+# LL_POOL_PIDFILE (the pool process) and LL_WORKER_PIDFILE (the current workers, kept up to
+# date by the supervisor).
 
 # The pool's request deadline, for how long a stop may take.
 ll_stop_timeout() {
@@ -386,22 +387,27 @@ ll_stop_timeout() {
     printf '%s\n' $((t + 10))
 }
 
-# Prints the PIDs of the pool's workers: the live children of the multiwatch named in
-# LL_POOL_PIDFILE, less any not yet past exec (still multiwatch or env).
+# The pool process's name: its binary's (the kernel keeps 15 characters).
+ll_pool_comm() {
+    local name=${LL_POOL_BIN##*/}
+    printf '%s\n' "${name:0:15}"
+}
+
+# Prints the PIDs of the pool's workers: the live children of the pool process named in
+# LL_POOL_PIDFILE.
 ll_pool_workers() {
     local mw kid comm
-    mw=$(ll_live_pids multiwatch "$LL_POOL_PIDFILE")
+    mw=$(ll_live_pids "$(ll_pool_comm)" "$LL_POOL_PIDFILE")
     [ -n "$mw" ] || return 0
     # shellcheck disable=SC2013 # words, not lines
     for kid in $(cat /proc/"$mw"/task/*/children 2>/dev/null); do
         comm=$(cat "/proc/$kid/comm" 2>/dev/null) || continue
-        case $comm in multiwatch | env) continue ;; esac
         if ll_pid_alive "$comm" "$kid"; then printf '%s\n' "$kid"; fi
     done
 }
 
 ll_workers_running() {
-    ll_running leadlists-pool "$LL_SUPERVISOR_PIDFILE" || ll_running multiwatch "$LL_POOL_PIDFILE" ||
+    ll_running leadlists-pool "$LL_SUPERVISOR_PIDFILE" || ll_running "$(ll_pool_comm)" "$LL_POOL_PIDFILE" ||
         ll_running leadlists-fcgi "$LL_WORKER_PIDFILE"
 }
 
@@ -415,7 +421,7 @@ ll_workers_start() {
     # The socket is group-owned by the caller's primary group: spawn-fcgi creates it so. -G
     # (root only) names it explicitly, except group 0, which spawn-fcgi refuses to set.
     if ll_is_root && [ "$(id -g)" -ne 0 ]; then group=$(id -gn); fi
-    ll_say "starting $workers workers on $LL_FCGI_SOCKET (leadlists-pool, multiwatch)"
+    ll_say "starting $workers workers on $LL_FCGI_SOCKET (leadlists-pool)"
     [ "$LL_POOL_BIN" = "$LL_WORKER_BIN" ] || ll_say "worker binary: $LL_POOL_BIN"
     rm -f "$LL_POOL_PIDFILE"
     # No descriptor of the caller's (a test harness's pipe, say) may stay open in the pool,
@@ -451,25 +457,24 @@ ll_workers_start() {
     ll_die "the pool did not keep $workers workers running (log: $LL_WORKER_LOG)"
 }
 
-# Stops a multiwatch whose supervisor is gone: its first SIGTERM sends the workers SIGUSR1
-# (which they keep blocked), the next ones SIGTERM (see conf/spawn-fcgi).
+# Stops a pool whose supervisor is gone: it passes each SIGTERM on to its workers.
 ll_pool_stop_orphan() {
     local mw timeout i
     local -a kids
-    mw=$(ll_live_pids multiwatch "$LL_POOL_PIDFILE")
+    mw=$(ll_live_pids "$(ll_pool_comm)" "$LL_POOL_PIDFILE")
     [ -n "$mw" ] || return 0
     timeout=$(ll_stop_timeout)
     mapfile -t kids < <(ll_pool_workers)
-    ll_warn "multiwatch $mw runs without its supervisor: stopping it"
+    ll_warn "the pool $mw runs without its supervisor: stopping it"
     kill -TERM "$mw" 2>/dev/null || true
     sleep 0.1
     for ((i = 0; i < timeout * 10; i++)); do
-        ll_pid_alive multiwatch "$mw" || break
+        ll_pid_alive "$(ll_pool_comm)" "$mw" || break
         if [ $((i % 10)) -eq 0 ]; then kill -TERM "$mw" 2>/dev/null || true; fi
         sleep 0.1
     done
-    if ll_pid_alive multiwatch "$mw"; then
-        ll_warn "multiwatch $mw did not stop within ${timeout}s; sending SIGKILL"
+    if ll_pid_alive "$(ll_pool_comm)" "$mw"; then
+        ll_warn "the pool $mw did not stop within ${timeout}s; sending SIGKILL"
         mapfile -t kids < <(ll_pool_workers)
         kill -KILL "${kids[@]}" "$mw" 2>/dev/null || true
     fi

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "bearer.h"
+#include "crypto.h"
 #include "log.h"
 
 #define AUTH_QUICK_FAILURE_MS 500
@@ -12,7 +13,7 @@
 void auth_token_hash(const char *token, size_t len, uint8_t out[AUTH_HASH_LEN])
 {
     unsigned int n = 0;
-    EVP_Digest(token, len, out, &n, EVP_sha256(), NULL);
+    EVP_Digest(token, len, out, &n, crypto_sha256(), NULL);
 }
 
 static enum auth_result lookup(struct db *db, const uint8_t hash[AUTH_HASH_LEN],

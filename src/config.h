@@ -23,7 +23,7 @@ struct config {
     unsigned long max_depth;
     unsigned long retry_after;     /* seconds, sent with 503 */
     unsigned long idempotency_ttl; /* seconds an Idempotency-Key is kept */
-    unsigned long workers;         /* read by the scripts that start the pool */
+    unsigned long workers;         /* worker processes in the pool */
     char fcgi_socket[CONFIG_STR_MAX];
     char log[CONFIG_STR_MAX]; /* "stderr" or "syslog" */
     char migrations_dir[CONFIG_STR_MAX];

@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "crypto.h"
 #include "leadlist_in.h"
 #include "leadlist_store.h"
 #include "log.h"
@@ -198,7 +199,7 @@ void handler_create_leadlist(struct request *r, struct app *app, const struct au
     }
     if (key_header != NULL) {
         digest = EVP_MD_CTX_new();
-        if (digest == NULL || EVP_DigestInit_ex(digest, EVP_sha256(), NULL) != 1) {
+        if (digest == NULL || EVP_DigestInit_ex(digest, crypto_sha256(), NULL) != 1) {
             log_msg(LOG_ERR, r->id, "create: SHA-256 could not be set up");
             request_fail(r, STATUS_INTERNAL_ERROR, NULL);
             goto cleanup;

@@ -71,8 +71,8 @@ sub ppid($pid) {
     return $s =~ /\)\s+(\S)\s+(\d+)/ && $1 ne 'Z' ? $2 : 0;
 }
 
-# The live worker processes: pool_worker_pids() (multiwatch's children) where Test.pm has it
-# and the pool answers; else the pids worker_pids() gives that run leadlists-fcgi, and the
+# The live worker processes: pool_worker_pids() (the pool process's children) where Test.pm
+# has it and the pool answers; else the pids worker_pids() gives that run leadlists-fcgi, and the
 # leadlists-fcgi children of any other it gives (a pid file may name a supervisor).
 sub live_workers() {
     if (my $pool = Leadlists::Test->can('pool_worker_pids')) {

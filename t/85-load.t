@@ -117,7 +117,7 @@ SKIP: {
       or diag(join "\n", @bad);
     cmp_ok($c->{'503 SERVICE_UNAVAILABLE'} // 0, '>', 0, 'database killed: some requests got the JSON 503 while it was down');
     is_deeply([ pool_worker_pids() ], \@pids0, 'database killed: the same workers throughout (none died)');
-    is(pool_pid(), $pool0, 'database killed: the same multiwatch');
+    is(pool_pid(), $pool0, 'database killed: the same pool process');
 
     # Full service within 5 s of the database being ready: no failure ends later than that,
     # and requests started after it all got 201.

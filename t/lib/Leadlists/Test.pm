@@ -726,10 +726,11 @@ sub fcgi_request(%a) {
 }
 
 # Starts one leadlists-fcgi of our own, outside the stack's pool, on a new socket:
-#   start_private_worker(dir => DIR) -> { pid, socket, log }
-# The worker gets the stack's configuration (LEADLISTS_CONFIG) and the listening socket as
-# descriptor 0, as spawn-fcgi would hand it; its stderr goes to DIR/private-worker.log. Stop it
-# with stop_private_worker, which returns its wait status.
+#   start_private_worker(dir => DIR [, workers => N]) -> { pid, socket, log }
+# It gets the stack's configuration (LEADLISTS_CONFIG) and the listening socket as descriptor
+# 0, as spawn-fcgi would hand it, and runs a pool of its own of N workers (default 1); pid is
+# that pool process's. Its stderr goes to DIR/private-worker.log. Stop it with
+# stop_private_worker, which returns its wait status.
 sub start_private_worker(%a) {
     require IO::Socket::UNIX;
     require POSIX;
@@ -745,7 +746,7 @@ sub start_private_worker(%a) {
         open STDIN, '<&', $listen or POSIX::_exit(127);
         open STDOUT, '>', '/dev/null' or POSIX::_exit(127);
         open STDERR, '>>', $w->{log} or POSIX::_exit(127);
-        { exec $bin, '-c', $ENV{LEADLISTS_CONFIG} };
+        { exec $bin, '-c', $ENV{LEADLISTS_CONFIG}, '-w', $a{workers} // 1 };
         POSIX::_exit(127);
     }
     close $listen;
@@ -780,8 +781,9 @@ sub stop_private_worker($w, $wait = 15) {
 # --- additions for the load and process-fault suites (t/85, t/86) ------------------------
 #
 # A block of their own, with their own export list; nothing above changes. The pool runs
-# under conf/leadlists-pool (the supervisor), which runs spawn-fcgi + multiwatch; var/stack.env
-# names their pid files in LEADLISTS_SUPERVISOR_PIDFILE and LEADLISTS_POOL_PIDFILE.
+# under conf/leadlists-pool (the supervisor), which runs spawn-fcgi and the pool process
+# (leadlists-fcgi, the workers' parent); var/stack.env names their pid files in
+# LEADLISTS_SUPERVISOR_PIDFILE and LEADLISTS_POOL_PIDFILE.
 
 push @EXPORT, qw(
   pid_alive pool_pid supervisor_pid pool_worker_pids wait_for stack_script
@@ -807,13 +809,13 @@ sub _live_pid_in($file, $comm) {
     return $pid && pid_alive($pid, $comm) ? $pid + 0 : undef;
 }
 
-# multiwatch's PID (LEADLISTS_POOL_PIDFILE) and the supervisor's (LEADLISTS_SUPERVISOR_PIDFILE),
-# or undef when not running.
-sub pool_pid()       { return _live_pid_in($ENV{LEADLISTS_POOL_PIDFILE}, 'multiwatch') }
+# The pool process's PID (LEADLISTS_POOL_PIDFILE) and the supervisor's
+# (LEADLISTS_SUPERVISOR_PIDFILE), or undef when not running.
+sub pool_pid()       { return _live_pid_in($ENV{LEADLISTS_POOL_PIDFILE}, 'leadlists-fcgi') }
 sub supervisor_pid() { return _live_pid_in($ENV{LEADLISTS_SUPERVISOR_PIDFILE}, 'leadlists-pool') }
 
-# The pool's workers now, sorted: multiwatch's live children read from /proc (less a child not
-# yet past exec); in scalar context, how many. Empty while no multiwatch runs; worker_pids()
+# The pool's workers now, sorted: the pool process's live children read from /proc; in scalar
+# context, how many. Empty while no pool runs; worker_pids()
 # when the stack has no LEADLISTS_POOL_PIDFILE (a stack started by an older script/server).
 sub pool_worker_pids() {
     if (!defined $ENV{LEADLISTS_POOL_PIDFILE} || $ENV{LEADLISTS_POOL_PIDFILE} eq '') {
@@ -828,7 +830,7 @@ sub pool_worker_pids() {
         close $fh;
     }
     my @pids = sort { $a <=> $b }
-      grep { pid_alive($_) && !pid_alive($_, 'multiwatch') && !pid_alive($_, 'env') } @kids;
+      grep { pid_alive($_) } @kids;
     return @pids;    # in scalar context: how many
 }
 
