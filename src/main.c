@@ -48,8 +48,10 @@ static int install_signals(sigset_t *stop_set)
     if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0 ||
         sigaction(SIGUSR1, &sa, NULL) != 0)
         return -1;
-    /* A client that goes away must not kill the worker. */
+    /* A client that goes away must not kill the worker, nor a SIGHUP meant for the pool
+     * (systemctl kill signals every process of the service). */
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
     sigemptyset(stop_set);
     sigaddset(stop_set, SIGTERM);
     sigaddset(stop_set, SIGINT);
