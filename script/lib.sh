@@ -416,7 +416,7 @@ ll_workers_running() {
 ll_workers_start() {
     local workers group='' n pids stable='' deadline
     workers=$(ll_conf_get "$LL_CONF" workers)
-    workers=${workers:-4}
+    workers=${workers:-8}
     [ -x "$LL_POOL_BIN" ] || ll_die "no executable worker binary $LL_POOL_BIN (LEADLISTS_WORKER_BIN)"
     # The socket is group-owned by the caller's primary group: spawn-fcgi creates it so. -G
     # (root only) names it explicitly, except group 0, which spawn-fcgi refuses to set.

@@ -43,7 +43,7 @@ static const struct option options[] = {
     NUM(max_depth, 16, 3, 1024),
     NUM(retry_after, 1, 1, 3600),
     NUM(idempotency_ttl, 86400, 60, 2592000),
-    NUM(workers, 4, 1, 256), /* POOL_MAX_WORKERS */
+    NUM(workers, 8, 1, 256), /* POOL_MAX_WORKERS */
     STR(fcgi_socket, "/run/leadlists/fcgi.sock"),
     STR(log, "stderr"),
     STR(migrations_dir, PKGDATADIR "/sql"),

@@ -14,7 +14,7 @@ use Leadlists::Test;
 
 need_stack();
 
-my $workers = config_value('workers', 4);
+my $workers = config_value('workers', 8);
 my $clients = 2 * $workers;
 my $seconds = $ENV{LEADLISTS_LOAD_SECONDS} && $ENV{LEADLISTS_LOAD_SECONDS} =~ /^\d+$/ ? $ENV{LEADLISTS_LOAD_SECONDS} : 20;
 plan skip_all => 'LEADLISTS_LOAD_SECONDS is below 6' if $seconds < 6;

@@ -32,7 +32,7 @@ plan skip_all => 'the stack runs no supervised pool (LEADLISTS_POOL_PIDFILE unse
   if !$ENV{LEADLISTS_POOL_PIDFILE} || !$ENV{LEADLISTS_SUPERVISOR_PIDFILE};
 plan skip_all => 'no running pool supervisor' if !supervisor_pid() || !pool_pid();
 
-my $workers  = config_value('workers', 4);
+my $workers  = config_value('workers', 8);
 my $deadline = config_value('request_timeout', 10);
 my $clients  = 2 * $workers;
 my $seconds  = $ENV{LEADLISTS_LOAD_SECONDS} && $ENV{LEADLISTS_LOAD_SECONDS} =~ /^\d+$/ ? $ENV{LEADLISTS_LOAD_SECONDS} : 20;
