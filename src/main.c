@@ -106,7 +106,7 @@ static int serve(const struct config *config, const char *config_path)
         log_msg(LOG_ERR, NULL, "start: FCGX_InitRequest failed");
         goto cleanup;
     }
-    int watchdog_rc = watchdog_start(&req.fcgx, config->request_timeout);
+    int watchdog_rc = watchdog_start(&req.fcgx, config->request_timeout, &stopping);
     if (watchdog_rc != 0) {
         log_msg(LOG_ERR, NULL, "start: request watchdog failed: %s", strerror(watchdog_rc));
         goto cleanup;

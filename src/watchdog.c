@@ -10,10 +10,14 @@
 #include <time.h>
 
 #define TICK_MS 100
+#define NUDGE_MS 1000
 
 static FCGX_Request *watched;
 static int64_t deadline_ms_each;
 static pthread_t thread;
+static pthread_t main_thread;
+static const volatile sig_atomic_t *stopping_flag;
+static int64_t last_nudge_ms;
 static bool running;
 /* Shared with the thread; plain words accessed with atomic builtins. */
 static int64_t opened_at; /* when the current connection was first seen open; 0: none */
@@ -34,6 +38,11 @@ static void tick(void)
     if (fd < 0) {
         __atomic_store_n(&opened_at, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&cut, 0, __ATOMIC_RELAXED);
+        if (stopping_flag != NULL && __atomic_load_n(stopping_flag, __ATOMIC_RELAXED) &&
+            now - last_nudge_ms >= NUDGE_MS) {
+            last_nudge_ms = now;
+            pthread_kill(main_thread, SIGTERM);
+        }
         return;
     }
     if (__atomic_load_n(&cut, __ATOMIC_RELAXED)) {
@@ -68,9 +77,12 @@ static void *watch(void *unused)
     return NULL;
 }
 
-int watchdog_start(FCGX_Request *req, unsigned long deadline_seconds)
+int watchdog_start(FCGX_Request *req, unsigned long deadline_seconds,
+                   const volatile sig_atomic_t *stopping)
 {
     watched = req;
+    main_thread = pthread_self();
+    stopping_flag = stopping;
     deadline_ms_each = (int64_t)deadline_seconds * 1000;
     /* Signals (SIGTERM above all) must reach the main thread, never this one. */
     sigset_t all, old;

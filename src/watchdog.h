@@ -9,10 +9,16 @@
 #define LEADLISTS_WATCHDOG_H
 
 #include <fcgiapp.h>
+#include <signal.h>
 #include <stdint.h>
 
-/* Watches req's connection. Returns 0, or an errno value. */
-int watchdog_start(FCGX_Request *req, unsigned long deadline_seconds);
+/* Watches req's connection. Once *stopping is set, it also sends the calling (main) thread
+ * SIGTERM each second while no connection is open: a stop signal that lands just before
+ * the main thread blocks in accept() would otherwise leave it there until the next
+ * connection, and a worker whose pool is gone might never get one. Returns 0, or an errno
+ * value. */
+int watchdog_start(FCGX_Request *req, unsigned long deadline_seconds,
+                   const volatile sig_atomic_t *stopping);
 
 /* Stops and joins the thread. */
 void watchdog_stop(void);

@@ -56,10 +56,7 @@ END {
             load_stop($l);
             waitpid $_, 0 for @{ $l->{pids} };
         }
-        if (defined $conf_text && open my $fh, '>', $conf) {
-            print {$fh} $conf_text;
-            close $fh;
-        }
+        write_conf($conf_text) if defined $conf_text;
         # A pool that is not back (or not whole) by now is started again.
         if (!supervisor_pid() || !wait_for(within(8), sub { pool_worker_pids() == $workers }, 0.1)) {
             diag('restarting the pool for the next tests');
@@ -67,6 +64,17 @@ END {
         }
         $? = $rc;
     }
+}
+
+# Replaces the configuration in one step (a new file renamed over it), so that a pool the
+# supervisor starts meanwhile reads the old text or the new one, never a part.
+sub write_conf($text) {
+    my $tmp = "$conf.t86-$$";
+    open my $out, '>', $tmp or die "$tmp: $!";
+    print {$out} $text;
+    close $out or die "$tmp: $!";
+    chmod((stat $conf)[2] & 07777, $tmp);
+    rename $tmp, $conf or die "rename $tmp: $!";
 }
 
 sub fmt_counts($c) { return join(', ', map { "$_ x $c->{$_}" } sort keys %$c) }
@@ -294,9 +302,7 @@ SKIP: {
     my $text = do { local $/; <$in> };
     close $in;
     $conf_text = $text;
-    open my $out, '>>', $conf or die "$conf: $!";
-    print {$out} "\n# t/86: an unknown key makes the pool refuse to start\nt86_no_such_key = 1\n";
-    close $out;
+    write_conf("$text\n# t/86: an unknown key makes the pool refuse to start\nt86_no_such_key = 1\n");
     # The workers read the configuration only through their pool: a new pool must start.
     ok(kill('KILL', $mw), 'configuration broken, and the pool process killed');
 
@@ -314,9 +320,8 @@ SKIP: {
       or diag('log since the break: ' . join("\n", worker_log_since($mark)));
 
     # The cause is gone.
-    open $out, '>', $conf or die "$conf: $!";
-    print {$out} $text;
-    close $out;
+    my $fix_mark = worker_log_mark();
+    write_conf($text);
     $conf_text = undef;
     my $t_fix = time;
     my $r;
@@ -325,7 +330,8 @@ SKIP: {
         return $r->{status} == 201;
     }, 0.1);
     diag(sprintf 'after the fix, the first 201 came %s', defined $back ? sprintf('%.2f s later', $back) : 'never');
-    ok(defined $back && $back <= within(5), 'a 201 within 5 s of the configuration being fixed');
+    ok(defined $back && $back <= within(5), 'a 201 within 5 s of the configuration being fixed')
+      or diag('log since the fix: ' . join("\n", worker_log_since($fix_mark)));
     created_ok($r, $user, 'the first request after the fix');
     ok(pool_whole(within(5)), "the pool has its $workers workers again");
     my $mw2 = pool_pid();
