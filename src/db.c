@@ -309,8 +309,7 @@ enum db_result db_commit(struct db *db, const char *request_id)
 
 void db_finish_request(struct db *db, const char *request_id)
 {
-    if (db->in_transaction)
-        db_rollback(db, request_id);
+    db_rollback(db, request_id); /* nothing to do unless a transaction is open */
     db->deadline_ms = 0;
 }
 

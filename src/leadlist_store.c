@@ -277,17 +277,20 @@ enum store_result leadlist_store_create(struct db *db, struct arena *a, const st
             return STORE_OK;
         if (r == DB_DUPLICATE && maybe_stored) {
             /* The list id is this request's own: the attempt whose answer was lost stored it. */
-            log_msg(LOG_INFO, request_id, "store: the list was stored by attempt %d", attempt - 1);
+            log_msg(LOG_INFO, request_id,
+                    "store: the list was stored by an earlier attempt whose answer was lost");
             return STORE_OK;
         }
         if (r != DB_RETRY)
             return r == DB_UNAVAILABLE ? STORE_UNAVAILABLE : STORE_FATAL;
+        /* Rolled back by a deadlock or a lock wait, or else the connection was lost. */
         unsigned err = db_last_error(db);
-        if (key == NULL && err != ER_LOCK_DEADLOCK && err != ER_LOCK_WAIT_TIMEOUT)
+        bool lost = err != ER_LOCK_DEADLOCK && err != ER_LOCK_WAIT_TIMEOUT;
+        if (lost && key == NULL)
             maybe_stored = true;
         long took_ms = (long)(after.tv_sec - before.tv_sec) * 1000 +
                        (after.tv_nsec - before.tv_nsec) / 1000000;
-        if (err != ER_LOCK_DEADLOCK && err != ER_LOCK_WAIT_TIMEOUT && took_ms >= SLOW_LOSS_MS) {
+        if (lost && took_ms >= SLOW_LOSS_MS) {
             /* The connection was lost by a timeout (a frozen server): reconnecting would
              * only make the client wait twice as long for the same 503. */
             log_msg(LOG_WARNING, request_id, "store: connection lost after %ld ms; not retrying",
