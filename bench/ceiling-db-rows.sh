@@ -53,29 +53,10 @@ if [ "$#" -ne 6 ]; then
 fi
 size=$1 hash=$2 org=$3 user=$4 prefix=$5 sessions_db=$6
 
-case $size in '' | *[!0-9]*)
-    echo "$0: SIZE must be a number" >&2
-    exit 2
-    ;;
-esac
-case $hash in *[!0-9a-fA-F]*)
-    echo "$0: TOKEN_HASH_HEX must be hex" >&2
-    exit 2
-    ;;
-esac
-[ "${#hash}" -eq 64 ] || {
-    echo "$0: TOKEN_HASH_HEX must be 64 hex digits" >&2
-    exit 2
-}
-# The values go into SQL literals and an identifier, and mariadb-slap splits statements
-# at every ';'.
-for v in "$org" "$user" "$prefix" "$sessions_db"; do
-    case $v in *[!A-Za-z0-9._:-]* | '')
-        echo "$0: ORG, USER, NAME_PREFIX and SESSIONS_DB may hold only A-Z a-z 0-9 . _ : -" >&2
-        exit 2
-        ;;
-    esac
-done
+# shellcheck source=bench/ceiling-args.sh
+. "$(dirname "$0")/ceiling-args.sh"
+ceiling_check "$size" "$hash" "ORG, USER, NAME_PREFIX and SESSIONS_DB" "$org" "$user" "$prefix" \
+    "$sessions_db"
 
 cat <<EOF
 SELECT user_id, org_id, role FROM \`$sessions_db\`.sessions WHERE token_hash = X'$hash' AND expires_at > UTC_TIMESTAMP(3) AND revoked_at IS NULL;
