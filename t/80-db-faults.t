@@ -133,35 +133,10 @@ sub unavailable_ok($r, $name) {
     return;
 }
 
-# $n requests at once, each from its own process. Returns [{status, rid, elapsed, content}].
+# $n requests at once, each from its own process (api_burst); each answer is counted in @ALL.
 sub burst($n, $name) {
-    my @kids;
-    for my $i (1 .. $n) {
-        pipe my $rd, my $wr or die "pipe: $!";
-        my $pid = fork // die "fork: $!";
-        if ($pid == 0) {
-            close $rd;
-            my $r = eval { api(token => $token, body => valid_body(), timeout => 40) }
-              // { status => 'died', elapsed => 0, content => $@ };
-            print {$wr} json_text({ status => $r->{status}, elapsed => $r->{elapsed},
-                                    rid => header($r, 'x-request-id') // '', content => $r->{content} // '',
-                                    ct => header($r, 'content-type') // '' });
-            close $wr;
-            POSIX::_exit(0);
-        }
-        close $wr;
-        push @kids, [ $pid, $rd ];
-    }
-    my @got;
-    for my $k (@kids) {
-        my $fh = $k->[1];
-        my $text = do { local $/; <$fh> } // '';
-        close $fh;
-        waitpid $k->[0], 0;
-        my $g = eval { JSON::PP->new->utf8->decode($text) } // { status => 'none', content => $text };
-        push @got, $g;
-        push @ALL, [ $g->{status}, $name ];
-    }
+    my @got = api_burst($n, sub { api(token => $token, body => valid_body(), timeout => 40) });
+    push @ALL, [ $_->{status}, $name ] for @got;
     return @got;
 }
 

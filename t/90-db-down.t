@@ -4,7 +4,6 @@
 use v5.36;
 use Test::More;
 use Time::HiRes qw(sleep time);
-use POSIX ();
 use Leadlists::Test;
 
 need_stack();
@@ -93,30 +92,8 @@ for my $n (1 .. 2) {
 
 # A burst at once: every answer is a JSON 503, none hangs.
 {
-    my @kids;
-    for my $i (1 .. 8) {
-        pipe my $rd, my $wr or die "pipe: $!";
-        my $pid = fork // die "fork: $!";
-        if ($pid == 0) {
-            close $rd;
-            my $r = eval { api(token => $token, body => valid_body(), timeout => 20) }
-              // { status => 'died', elapsed => 0 };
-            my $code = ref $r->{json} eq 'HASH' && ref $r->{json}{error} eq 'HASH' ? $r->{json}{error}{code} // '' : '';
-            print {$wr} "$r->{status} $code " . sprintf('%.2f', $r->{elapsed}) . "\n";
-            close $wr;
-            POSIX::_exit(0);
-        }
-        close $wr;
-        push @kids, [ $pid, $rd ];
-    }
-    my @got;
-    for my $k (@kids) {
-        my $fh = $k->[1];
-        my $line = <$fh> // "none\n";
-        chomp $line;
-        push @got, $line;
-        waitpid $k->[0], 0;
-    }
+    my @got = map { "$_->{status} $_->{code} " . sprintf('%.2f', $_->{elapsed} // 0) }
+      api_burst(8, sub { api(token => $token, body => valid_body(), timeout => 20) });
     is(scalar(grep { /^503 SERVICE_UNAVAILABLE / } @got), 8, '8 concurrent POSTs with the database down: all JSON 503')
       or diag(join ' | ', @got);
     is(scalar(grep { (split / /)[2] >= within(10) } grep { /^\d/ } @got), 0, '8 concurrent POSTs: none took 10 s or more');

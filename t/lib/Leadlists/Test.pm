@@ -271,7 +271,13 @@ sub sql($query) {
     push @cmd, "--socket=$ENV{LEADLISTS_DB_SOCKET}" if $ENV{LEADLISTS_DB_SOCKET};
     push @cmd, $ENV{LEADLISTS_DB_NAME}, '-e', $query;
     local $ENV{MYSQL_PWD} = $ENV{LEADLISTS_DB_PASSWORD} // '';
-    open my $fh, '-|', @cmd or die "cannot run mariadb: $!";
+    return _mariadb_rows(\@cmd, $query, 'mariadb');
+}
+
+# Runs a mariadb client command in batch mode (-N -B) and returns its rows, each an array of
+# columns with NULL as undef; dies, naming $who and the query, when the client fails.
+sub _mariadb_rows($cmd, $query, $who) {
+    open my $fh, '-|', @$cmd or die "cannot run mariadb: $!";
     binmode $fh;
     my @rows;
     while (my $line = <$fh>) {
@@ -279,7 +285,7 @@ sub sql($query) {
         push @rows, [ map { $_ eq 'NULL' ? undef : _unescape($_) } split /\t/, $line, -1 ];
     }
     close $fh;
-    die "mariadb failed (exit " . ($? >> 8) . ") on: $query\n" if $? != 0;
+    die "$who failed (exit " . ($? >> 8) . ") on: $query\n" if $? != 0;
     return @rows;
 }
 
@@ -582,16 +588,7 @@ sub sql_root($query, @opts) {
     push @cmd, @opts, $ENV{LEADLISTS_DB_NAME}, '-e', $query;
     local $ENV{MYSQL_PWD};
     delete $ENV{MYSQL_PWD};
-    open my $fh, '-|', @cmd or die "cannot run mariadb: $!";
-    binmode $fh;
-    my @rows;
-    while (my $line = <$fh>) {
-        chomp $line;
-        push @rows, [ map { $_ eq 'NULL' ? undef : _unescape($_) } split /\t/, $line, -1 ];
-    }
-    close $fh;
-    die "mariadb (as $me) failed (exit " . ($? >> 8) . ") on: $query\n" if $? != 0;
-    return @rows;
+    return _mariadb_rows(\@cmd, $query, "mariadb (as $me)");
 }
 
 # The PID of the stack's mariadbd (from LEADLISTS_DB_PIDFILE), or undef when it is not running.
@@ -786,7 +783,7 @@ sub stop_private_worker($w, $wait = 15) {
 # LEADLISTS_SUPERVISOR_PIDFILE and LEADLISTS_POOL_PIDFILE.
 
 push @EXPORT, qw(
-  pid_alive pool_pid supervisor_pid pool_worker_pids wait_for stack_script
+  pid_alive pool_pid supervisor_pid pool_worker_pids wait_for stack_script api_burst
   load_start load_stop load_finish load_settle status_counts reconcile_ok
 );
 
@@ -855,6 +852,42 @@ sub stack_script($name, @args) {
 }
 
 # A load of creates from forked clients:
+# $n requests at once, each from a process of its own that calls $request (a sub returning
+# api()'s answer; it runs in the child, so a valid_body() in it is a new body each time).
+# Returns one hash per request, in the order started: {status, elapsed, rid, ct, code
+# (error.code, or ''), content}; status is 'died' when $request died (content: the error),
+# 'none' when the child reported nothing readable.
+sub api_burst($n, $request) {
+    require POSIX;
+    my @kids;
+    for my $i (1 .. $n) {
+        pipe my $rd, my $wr or die "pipe: $!";
+        my $pid = fork // die "fork: $!";
+        if ($pid == 0) {
+            close $rd;
+            my $r = eval { $request->() } // { status => 'died', elapsed => 0, content => $@ };
+            my $e = ref $r->{json} eq 'HASH' ? $r->{json}{error} : undef;
+            print {$wr} json_text({ status => $r->{status}, elapsed => $r->{elapsed},
+                                    rid => header($r, 'x-request-id') // '', ct => header($r, 'content-type') // '',
+                                    code => (ref $e eq 'HASH' ? $e->{code} : undef) // '',
+                                    content => $r->{content} // '' });
+            close $wr;
+            POSIX::_exit(0);
+        }
+        close $wr;
+        push @kids, [ $pid, $rd ];
+    }
+    my @got;
+    for my $k (@kids) {
+        my $fh = $k->[1];
+        my $text = do { local $/; <$fh> } // '';
+        close $fh;
+        waitpid $k->[0], 0;
+        push @got, eval { JSON::PP->new->utf8->decode($text) } // { status => 'none', code => '', content => $text };
+    }
+    return @got;
+}
+
 #   my $load = load_start(token => TOKEN, clients => N, seconds => S, prefix => 'unique-tag-',
 #                         timeout => 40, idempotency => 0);
 # Each client sends valid bodies named PREFIX<client>-<seq> one after the other until S seconds
