@@ -7,6 +7,7 @@
 #include <time.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
 
 static const char *const statement_sql[DB__STMT_COUNT] = {
@@ -65,13 +66,6 @@ struct db {
     bool in_transaction; /* between db_begin and db_commit or db_rollback */
 };
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void db_set_deadline(struct db *db, int64_t deadline_ms)
 {
     db->deadline_ms = deadline_ms;
@@ -79,7 +73,7 @@ void db_set_deadline(struct db *db, int64_t deadline_ms)
 
 bool db_time_left(const struct db *db)
 {
-    return db->deadline_ms == 0 || now_ms() < db->deadline_ms;
+    return db->deadline_ms == 0 || clock_mono_ms() < db->deadline_ms;
 }
 
 struct db *db_new(const struct config *c)

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
+#include "clock.h"
 #include "crypto.h"
 #include "leadlist_in.h"
 #include "leadlist_store.h"
@@ -71,13 +71,6 @@ static long long content_length(const char *value)
     errno = 0;
     long long n = strtoll(value, NULL, 10);
     return errno != 0 ? -1 : n;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Streams the body into the parser and, when digest is not NULL, into the SHA-256 that keys
@@ -249,7 +242,7 @@ void handler_create_leadlist(struct request *r, struct app *app, const struct au
         request_fail(r, STATUS_INTERNAL_ERROR, NULL);
         goto cleanup;
     }
-    list.created_ms = uuid_v7_make(&app->uuids, now_ms(), random, list.id);
+    list.created_ms = uuid_v7_make(&app->uuids, clock_wall_ms(), random, list.id);
     list.user_id = session->user_id;
     list.org_id = session->org_id;
 

@@ -1,6 +1,8 @@
 /* leadlists-fcgi: a FastCGI worker. Started by spawn-fcgi (or any FastCGI process manager)
  * with the listening socket on descriptor 0. */
+#define _GNU_SOURCE /* accept4 */
 #include <errno.h>
+#include <fcntl.h>
 #include <malloc.h>
 #include <fcgiapp.h>
 #include <mysql.h>
@@ -9,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "config.h"
 #include "crypto.h"
 #include "db.h"
@@ -31,16 +36,16 @@ static void on_stop(int sig)
 {
     (void)sig;
     stopping = 1;
-    /* Makes libfcgi's accept give up instead of waiting for the next connection. */
-    FCGX_ShutdownPending();
 }
 
-/* SIGTERM, SIGINT and SIGUSR1 (libfcgi's own "shutdown pending" signal, whose handler would
- * otherwise make every accept fail at once) stop the worker. They interrupt accept() (no
- * SA_RESTART); during a request they stay blocked so the request in flight always finishes.
+/* SIGTERM, SIGINT and SIGUSR1 (libfcgi's own "shutdown pending" signal) stop the worker. They
+ * stay blocked except while the worker waits for a connection in epoll_pwait, which opens
+ * them atomically with the wait: a stop that arrives at any other moment is held until then,
+ * so the request in flight always finishes and no stop is lost just before the wait.
  * Installed after FCGX_Init, which sets its own SIGUSR1 handler. */
-static int install_signals(sigset_t *stop_set)
+static int install_signals(sigset_t *waiting_mask)
 {
+    sigset_t stop_set;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop;
@@ -52,19 +57,16 @@ static int install_signals(sigset_t *stop_set)
      * (systemctl kill signals every process of the service). */
     signal(SIGPIPE, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
-    sigemptyset(stop_set);
-    sigaddset(stop_set, SIGTERM);
-    sigaddset(stop_set, SIGINT);
-    sigaddset(stop_set, SIGUSR1);
+    sigemptyset(&stop_set);
+    sigaddset(&stop_set, SIGTERM);
+    sigaddset(&stop_set, SIGINT);
+    sigaddset(&stop_set, SIGUSR1);
+    if (sigprocmask(SIG_BLOCK, &stop_set, waiting_mask) != 0)
+        return -1;
+    sigdelset(waiting_mask, SIGTERM);
+    sigdelset(waiting_mask, SIGINT);
+    sigdelset(waiting_mask, SIGUSR1);
     return 0;
-}
-
-static double elapsed_ms(const struct timespec *since)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - since->tv_sec) * 1e3 +
-           (double)(now.tv_nsec - since->tv_nsec) / 1e6;
 }
 
 static void usage(void)
@@ -74,6 +76,102 @@ static void usage(void)
                     "with a pool of WORKERS worker processes (default: workers in CONFIG).\n");
 }
 
+/* The worker's way to its next connection. The listening socket, shared by every worker of
+ * the pool, is non-blocking and watched with EPOLLEXCLUSIVE: a connection wakes one idle
+ * worker rather than all of them, and a worker that loses the race to another gets EAGAIN
+ * instead of blocking where a stop signal could not reach it. */
+struct listener {
+    int listen_fd;
+    int epoll_fd;
+    sigset_t waiting_mask;
+    unsigned failures; /* accept errors in a row */
+};
+
+static int listener_open(struct listener *l, int listen_fd)
+{
+    l->listen_fd = listen_fd;
+    l->failures = 0;
+    int flags = fcntl(listen_fd, F_GETFL);
+    if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) != 0)
+        return -1;
+    l->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (l->epoll_fd < 0)
+        return -1;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd};
+    return epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev);
+}
+
+/* The next connection, or -1 once the worker is told to stop. */
+static int listener_next(struct listener *l)
+{
+    while (!stopping) {
+        struct epoll_event ev;
+        int n = epoll_pwait(l->epoll_fd, &ev, 1, -1, &l->waiting_mask);
+        if (n < 0 && errno != EINTR) {
+            log_msg(LOG_ERR, NULL, "accept: epoll_pwait failed: %s", strerror(errno));
+            return -1;
+        }
+        if (n <= 0)
+            continue;
+        int fd = accept4(l->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0) {
+            l->failures = 0;
+            return fd;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
+            continue;
+        /* Descriptors exhausted, say: pause rather than spin, and say so now and then. */
+        if (l->failures++ % 100 == 0)
+            log_msg(LOG_WARNING, NULL, "accept: %s (%u failures in a row)", strerror(errno),
+                    l->failures);
+        struct timespec pause = {0, 100L * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    return -1;
+}
+
+/* Serves the request on conn, a connection just accepted. libfcgi reads and writes a
+ * duplicate of it and closes that when it is done; conn itself stays open, and watched, until
+ * libfcgi has finished with the connection (its last flush and close can block on a peer
+ * that does not read), so the watchdog can always cut it and never cuts anything else. */
+static void serve_connection(int conn, struct request *req, struct app *app,
+                             const struct config *config)
+{
+    int64_t started_us = clock_mono_us();
+    int64_t deadline = watchdog_watch(conn);
+    int lib_fd = fcntl(conn, F_DUPFD_CLOEXEC, 0);
+    if (lib_fd < 0) {
+        log_msg(LOG_ERR, NULL, "accept: dup failed: %s", strerror(errno));
+        goto done;
+    }
+    req->fcgx.ipcFd = lib_fd;
+    /* Keeps FCGX_Accept_r's opening clean-up from closing the connection it is given; the
+     * request's own flags replace it once its parameters are read. */
+    req->fcgx.keepConnection = 1;
+    /* With no listening socket of its own (-1), libfcgi reads this connection's parameters
+     * and, should they fail, closes it and returns instead of accepting another. */
+    if (FCGX_Accept_r(&req->fcgx) != 0)
+        goto done;
+    request_begin(req);
+    req->retry_after = (unsigned)config->retry_after;
+    db_set_deadline(app->db, deadline);
+    route_dispatch(req, app);
+    db_finish_request(app->db, req->id);
+    log_msg(LOG_INFO, req->id, "%s %s %d %.1fms", req->method, req->path, req->http_status,
+            (double)(clock_mono_us() - started_us) / 1000.0);
+    req->fcgx.keepConnection = 0; /* one request per connection: libfcgi closes its copy */
+    FCGX_Finish_r(&req->fcgx);
+    bool large = arena_used(req->arena) > ARENA_BLOCK;
+    arena_reset(req->arena);
+    /* What a large list needed (its ids, the statement, the response) is free again but
+     * would stay in the heap: give it back, so a worker's size follows its usual work. */
+    if (large)
+        malloc_trim(0);
+done:
+    watchdog_release();
+    close(conn);
+}
+
 /* A worker: serves requests until it is told to stop. Returns the exit status. */
 static int serve(const struct config *config, const char *config_path)
 {
@@ -81,9 +179,15 @@ static int serve(const struct config *config, const char *config_path)
     struct db *db = NULL;
     struct arena *arena = NULL;
     unsigned char *chunk = NULL;
-    sigset_t stop_set;
-    if (FCGX_Init() != 0 || install_signals(&stop_set) != 0) {
+    struct listener listener = {.listen_fd = -1, .epoll_fd = -1};
+    bool watching = false;
+    if (FCGX_Init() != 0 || install_signals(&listener.waiting_mask) != 0) {
         log_msg(LOG_ERR, NULL, "start: signal or FastCGI set-up failed: %s", strerror(errno));
+        goto cleanup;
+    }
+    if (listener_open(&listener, 0) != 0) {
+        log_msg(LOG_ERR, NULL, "start: descriptor 0 is not a listening socket we can wait on: %s",
+                strerror(errno));
         goto cleanup;
     }
     db = db_new(config);
@@ -102,58 +206,24 @@ static int serve(const struct config *config, const char *config_path)
     struct request req;
     memset(&req, 0, sizeof(req));
     req.arena = arena;
-    if (FCGX_InitRequest(&req.fcgx, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
-        log_msg(LOG_ERR, NULL, "start: FCGX_InitRequest failed");
-        goto cleanup;
-    }
-    int watchdog_rc = watchdog_start(&req.fcgx, config->request_timeout, &stopping);
+    FCGX_InitRequest(&req.fcgx, -1, 0);
+    int watchdog_rc = watchdog_start(config->request_timeout);
     if (watchdog_rc != 0) {
         log_msg(LOG_ERR, NULL, "start: request watchdog failed: %s", strerror(watchdog_rc));
         goto cleanup;
     }
-    int failed_accepts = 0;
-    while (!stopping) {
-        watchdog_rearm();
-        int accepted = FCGX_Accept_r(&req.fcgx);
-        if (accepted < 0) {
-            if (stopping)
-                break;
-            /* A connection that failed before it was ours. Should accept itself keep failing
-             * (descriptors exhausted, say), pause rather than spin. */
-            if (++failed_accepts % 100 == 0) {
-                log_msg(LOG_WARNING, NULL, "accept: %d failures in a row (last %d)", failed_accepts,
-                        accepted);
-                struct timespec pause = {0, 100L * 1000 * 1000};
-                nanosleep(&pause, NULL);
-            }
-            continue;
-        }
-        failed_accepts = 0;
-        sigprocmask(SIG_BLOCK, &stop_set, NULL);
-        struct timespec started;
-        clock_gettime(CLOCK_MONOTONIC, &started);
-        request_begin(&req);
-        req.retry_after = (unsigned)config->retry_after;
-        db_set_deadline(db, watchdog_request_begin());
-        route_dispatch(&req, &app);
-        db_finish_request(db, req.id);
-        log_msg(LOG_INFO, req.id, "%s %s %d %.1fms", req.method, req.path, req.http_status,
-                elapsed_ms(&started));
-        FCGX_Finish_r(&req.fcgx);
-        bool large = arena_used(arena) > ARENA_BLOCK;
-        arena_reset(arena);
-        /* What a large list needed (its ids, the statement, the response) is free again but
-         * would stay in the heap: give it back, so a worker's size follows its usual work. */
-        if (large)
-            malloc_trim(0);
-        sigprocmask(SIG_UNBLOCK, &stop_set, NULL);
-    }
+    watching = true;
+    int conn;
+    while ((conn = listener_next(&listener)) >= 0)
+        serve_connection(conn, &req, &app, config);
     log_msg(LOG_INFO, NULL, "stop: exiting");
-    watchdog_stop();
     FCGX_Free(&req.fcgx, 1);
     status = 0;
 cleanup:
-    watchdog_stop();
+    if (watching)
+        watchdog_stop();
+    if (listener.epoll_fd >= 0)
+        close(listener.epoll_fd);
     free(chunk);
     arena_free(arena);
     db_free(db);

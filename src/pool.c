@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 /* A worker that exits sooner than this after its start is failing, not finished. */
@@ -29,13 +30,6 @@ struct slot {
 
 static struct slot slots[POOL_MAX_WORKERS];
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Forks a worker into the slot. Returns true in the new worker. */
 static bool spawn(struct slot *s, pid_t pool_pid, const sigset_t *worker_mask)
 {
@@ -50,17 +44,17 @@ static bool spawn(struct slot *s, pid_t pool_pid, const sigset_t *worker_mask)
     if (pid < 0) {
         log_msg(LOG_ERR, NULL, "pool: fork failed: %s; trying again in %d ms", strerror(errno),
                 MAX_PAUSE_MS);
-        s->restart_at_ms = now_ms() + MAX_PAUSE_MS;
+        s->restart_at_ms = clock_mono_ms() + MAX_PAUSE_MS;
         return false;
     }
     s->pid = pid;
-    s->started_ms = now_ms();
+    s->started_ms = clock_mono_ms();
     return false;
 }
 
 static void worker_exited(struct slot *s, int status, bool stopping)
 {
-    int64_t now = now_ms();
+    int64_t now = clock_mono_ms();
     long lived_ms = (long)(now - s->started_ms);
     int pid = (int)s->pid;
     char how[48];
@@ -148,7 +142,7 @@ enum pool_role pool_run(int workers)
         if (stopping && live_workers(workers) == 0)
             break;
 
-        int64_t now = now_ms(), wake = now + IDLE_WAIT_MS;
+        int64_t now = clock_mono_ms(), wake = now + IDLE_WAIT_MS;
         for (int i = 0; i < workers && !stopping; i++) {
             struct slot *s = &slots[i];
             if (s->pid != 0)
@@ -171,9 +165,6 @@ enum pool_role pool_run(int workers)
             signal_workers(workers, SIGTERM);
         } else if (sig == SIGHUP) {
             log_msg(LOG_INFO, NULL, "pool: SIGHUP ignored (restart the service to reload)");
-        } else if (sig < 0 && stopping) {
-            /* A worker can miss a SIGTERM that arrives just before it blocks in accept(). */
-            signal_workers(workers, SIGTERM);
         }
     }
     log_msg(LOG_INFO, NULL, "pool: every worker has exited");
