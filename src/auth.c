@@ -2,13 +2,10 @@
 
 #include <openssl/evp.h>
 #include <string.h>
-#include <time.h>
 
 #include "bearer.h"
 #include "crypto.h"
 #include "log.h"
-
-#define AUTH_QUICK_FAILURE_MS 500
 
 void auth_token_hash(const char *token, size_t len, uint8_t out[AUTH_HASH_LEN])
 {
@@ -16,9 +13,17 @@ void auth_token_hash(const char *token, size_t len, uint8_t out[AUTH_HASH_LEN])
     EVP_Digest(token, len, out, &n, crypto_sha256(), NULL);
 }
 
-static enum auth_result lookup(struct db *db, const uint8_t hash[AUTH_HASH_LEN],
-                               struct auth_session *session, const char *request_id)
+struct lookup {
+    const uint8_t *hash;
+    struct auth_session *session;
+    enum auth_result outcome;
+};
+
+static enum db_result lookup_run(struct db *db, void *ctx, const char *request_id)
 {
+    struct lookup *l = ctx;
+    const uint8_t *hash = l->hash;
+    struct auth_session *session = l->session;
     unsigned long hash_len = AUTH_HASH_LEN;
     MYSQL_BIND param[1];
     memset(param, 0, sizeof(param));
@@ -49,18 +54,16 @@ static enum auth_result lookup(struct db *db, const uint8_t hash[AUTH_HASH_LEN],
     result[2].is_null = &nulls[2];
 
     enum db_result r = db_execute(db, DB_SESSION_LOOKUP, param, result, request_id);
-    if (r == DB_RETRY)
-        return AUTH_UNAVAILABLE;
     if (r != DB_OK)
-        return r == DB_UNAVAILABLE ? AUTH_UNAVAILABLE : AUTH_ERROR;
+        return r;
     int fetched = db_fetch(db, DB_SESSION_LOOKUP, request_id);
     db_free_result(db, DB_SESSION_LOOKUP);
     if (fetched < 0)
-        return AUTH_ERROR;
-    if (fetched == 0)
-        return AUTH_DENIED;
-    session->role = strcmp(role, "admin") == 0 ? AUTH_ADMIN : AUTH_MEMBER;
-    return AUTH_OK;
+        return DB_FATAL;
+    l->outcome = fetched == 0 ? AUTH_DENIED : AUTH_OK;
+    if (fetched == 1)
+        session->role = strcmp(role, "admin") == 0 ? AUTH_ADMIN : AUTH_MEMBER;
+    return DB_OK;
 }
 
 enum auth_result auth_check(struct db *db, const char *authorization, struct auth_session *session,
@@ -73,21 +76,14 @@ enum auth_result auth_check(struct db *db, const char *authorization, struct aut
     uint8_t hash[AUTH_HASH_LEN];
     auth_token_hash(token, len, hash);
     memset(session, 0, sizeof(*session));
-    /* An idle connection dropped by the server shows up here, on the request's first
-     * statement, at once: reconnect and ask again. A failure that took a while was a
-     * timeout against a frozen server; another connect would only double the wait. */
-    struct timespec before, after;
-    clock_gettime(CLOCK_MONOTONIC, &before);
-    if (db_ensure(db, request_id) != DB_OK)
+    struct lookup l = {.hash = hash, .session = session, .outcome = AUTH_ERROR};
+    struct db_work work = {.what = "session lookup", .run = lookup_run, .ctx = &l};
+    switch (db_run(db, &work, request_id)) {
+    case DB_OK:
+        return l.outcome;
+    case DB_UNAVAILABLE:
         return AUTH_UNAVAILABLE;
-    enum auth_result r = lookup(db, hash, session, request_id);
-    clock_gettime(CLOCK_MONOTONIC, &after);
-    long waited_ms =
-        (long)(after.tv_sec - before.tv_sec) * 1000 + (after.tv_nsec - before.tv_nsec) / 1000000;
-    if (r == AUTH_UNAVAILABLE && waited_ms < AUTH_QUICK_FAILURE_MS) {
-        if (db_ensure(db, request_id) != DB_OK)
-            return AUTH_UNAVAILABLE;
-        r = lookup(db, hash, session, request_id);
+    default:
+        return AUTH_ERROR;
     }
-    return r;
 }

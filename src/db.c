@@ -10,38 +10,43 @@
 #include "clock.h"
 #include "log.h"
 
-static const char *const statement_sql[DB__STMT_COUNT] = {
-    [DB_SESSION_LOOKUP] = "SELECT user_id, org_id, role FROM sessions"
-                          " WHERE token_hash = ? AND expires_at > UTC_TIMESTAMP(3)"
-                          " AND revoked_at IS NULL",
-    [DB_LEADLIST_INSERT] = "INSERT INTO leadlists (id, org_id, created_by, icp_id, name, type,"
-                           " start_date, end_date, person_count, person_ids, company_count,"
-                           " company_ids, created_at, updated_at)"
-                           " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    [DB_IDEM_FIND] = "SELECT fingerprint, status, leadlist_id, response FROM idempotency_keys"
-                     " WHERE user_id = ? AND idem_key = ? AND expires_at > UTC_TIMESTAMP(3)",
+/* Every statement: its text, its name for the log, and whether it writes (a write that runs
+ * outside a transaction commits by itself, so losing its answer leaves its outcome unknown). */
+struct statement {
+    const char *sql;
+    const char *name;
+    bool writes;
+};
+
+static const struct statement statements[DB__STMT_COUNT] = {
+    [DB_SESSION_LOOKUP] = {"SELECT user_id, org_id, role FROM sessions"
+                           " WHERE token_hash = ? AND expires_at > UTC_TIMESTAMP(3)"
+                           " AND revoked_at IS NULL",
+                           "session lookup", false},
+    [DB_LEADLIST_INSERT] = {"INSERT INTO leadlists (id, org_id, created_by, icp_id, name, type,"
+                            " start_date, end_date, person_count, person_ids, company_count,"
+                            " company_ids, created_at, updated_at)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            "list insert", true},
+    [DB_LEADLIST_EXISTS] = {"SELECT 1 FROM leadlists WHERE id = ?", "list lookup", false},
+    [DB_IDEM_FIND] = {"SELECT fingerprint, status, leadlist_id, response FROM idempotency_keys"
+                      " WHERE user_id = ? AND idem_key = ? AND expires_at > UTC_TIMESTAMP(3)",
+                      "idempotency key lookup", false},
     /* Waits for no lock: a row another transaction holds is the same key in flight (409).
      * An expired row is taken over; a live one is left alone (affected rows 0). expires_at
      * comes last because each assignment sees the ones before it. */
     [DB_IDEM_INSERT] =
-        "SET STATEMENT innodb_lock_wait_timeout = 0 FOR"
-        " INSERT INTO idempotency_keys (user_id, idem_key, fingerprint, status, leadlist_id,"
-        " response, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ? + INTERVAL ? SECOND)"
-        " ON DUPLICATE KEY UPDATE"
-        " fingerprint = IF(expires_at <= UTC_TIMESTAMP(3), VALUES(fingerprint), fingerprint),"
-        " status = IF(expires_at <= UTC_TIMESTAMP(3), VALUES(status), status),"
-        " leadlist_id = IF(expires_at <= UTC_TIMESTAMP(3), VALUES(leadlist_id), leadlist_id),"
-        " response = IF(expires_at <= UTC_TIMESTAMP(3), VALUES(response), response),"
-        " created_at = IF(expires_at <= UTC_TIMESTAMP(3), VALUES(created_at), created_at),"
-        " expires_at = IF(expires_at <= UTC_TIMESTAMP(3), VALUES(expires_at), expires_at)",
-};
-
-/* For the log: which statement failed. */
-static const char *const statement_name[DB__STMT_COUNT] = {
-    [DB_SESSION_LOOKUP] = "session lookup",
-    [DB_LEADLIST_INSERT] = "list insert",
-    [DB_IDEM_FIND] = "idempotency key lookup",
-    [DB_IDEM_INSERT] = "idempotency key insert",
+        {"SET STATEMENT innodb_lock_wait_timeout = 0 FOR"
+         " INSERT INTO idempotency_keys (user_id, idem_key, fingerprint, status, leadlist_id,"
+         " response, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ? + INTERVAL ? SECOND)"
+         " ON DUPLICATE KEY UPDATE"
+         " fingerprint = IF(expires_at <= UTC_TIMESTAMP(3), VALUES(fingerprint), fingerprint),"
+         " status = IF(expires_at <= UTC_TIMESTAMP(3), VALUES(status), status),"
+         " leadlist_id = IF(expires_at <= UTC_TIMESTAMP(3), VALUES(leadlist_id), leadlist_id),"
+         " response = IF(expires_at <= UTC_TIMESTAMP(3), VALUES(response), response),"
+         " created_at = IF(expires_at <= UTC_TIMESTAMP(3), VALUES(created_at), created_at),"
+         " expires_at = IF(expires_at <= UTC_TIMESTAMP(3), VALUES(expires_at), expires_at)",
+         "idempotency key insert", true},
 };
 
 /* Every connection works in UTC (DATETIME columns hold UTC), refuses to invent values, and
@@ -130,14 +135,16 @@ static bool transient(unsigned err)
     return err == ER_LOCK_DEADLOCK || err == ER_LOCK_WAIT_TIMEOUT;
 }
 
-MYSQL *db_connect(const struct config *c, unsigned long client_flags, const char *request_id)
+/* A connection whose connect waits at most connect_timeout seconds; a failure is logged
+ * unless quiet. */
+static MYSQL *open_connection(const struct config *c, unsigned int connect_timeout,
+                              unsigned long client_flags, bool quiet, const char *request_id)
 {
     MYSQL *conn = mysql_init(NULL);
     if (conn == NULL) {
         log_msg(LOG_ERR, request_id, "database: mysql_init failed: out of memory");
         return NULL;
     }
-    unsigned int connect_timeout = (unsigned int)c->db_connect_timeout;
     unsigned int read_timeout = (unsigned int)c->db_read_timeout;
     unsigned int write_timeout = (unsigned int)c->db_write_timeout;
     my_bool no = 0;
@@ -157,13 +164,19 @@ MYSQL *db_connect(const struct config *c, unsigned long client_flags, const char
     const char *host = socket != NULL ? "localhost" : c->db_host;
     if (mysql_real_connect(conn, host, c->db_user, c->db_password, c->db_name,
                            (unsigned int)c->db_port, socket, client_flags) == NULL) {
-        log_msg(LOG_ERR, request_id, "database: connect to %s as %s failed: %s (%u)",
-                socket != NULL ? socket : c->db_host, c->db_user, mysql_error(conn),
-                mysql_errno(conn));
+        if (!quiet)
+            log_msg(LOG_ERR, request_id, "database: connect to %s as %s failed: %s (%u)",
+                    socket != NULL ? socket : c->db_host, c->db_user, mysql_error(conn),
+                    mysql_errno(conn));
         mysql_close(conn);
         return NULL;
     }
     return conn;
+}
+
+MYSQL *db_connect(const struct config *c, unsigned long client_flags, const char *request_id)
+{
+    return open_connection(c, (unsigned int)c->db_connect_timeout, client_flags, false, request_id);
 }
 
 /* Past the request's deadline nothing more is started, and what was begun is rolled back. */
@@ -177,22 +190,31 @@ static bool deadline_passed(struct db *db, const char *what, const char *request
     return true;
 }
 
-enum db_result db_ensure(struct db *db, const char *request_id)
+/* Connects and prepares every statement. The connect waits no longer than the request has
+ * left (whole seconds, at least one: the client library's unit). */
+static enum db_result ensure(struct db *db, bool quiet, const char *request_id)
 {
     if (deadline_passed(db, "connecting", request_id))
         return DB_UNAVAILABLE;
     if (db->conn != NULL)
         return DB_OK;
-    MYSQL *conn = db_connect(db->config, 0, request_id);
+    unsigned int timeout = (unsigned int)db->config->db_connect_timeout;
+    if (db->deadline_ms != 0) {
+        int64_t left_s = (db->deadline_ms - clock_mono_ms()) / 1000;
+        if (left_s < (int64_t)timeout)
+            timeout = left_s < 1 ? 1 : (unsigned int)left_s;
+    }
+    MYSQL *conn = open_connection(db->config, timeout, 0, quiet, request_id);
     if (conn == NULL)
         return DB_UNAVAILABLE;
     db->conn = conn;
     for (int i = 0; i < DB__STMT_COUNT; i++) {
         MYSQL_STMT *st = mysql_stmt_init(conn);
-        if (st == NULL || mysql_stmt_prepare(st, statement_sql[i], strlen(statement_sql[i])) != 0) {
+        const char *sql = statements[i].sql;
+        if (st == NULL || mysql_stmt_prepare(st, sql, strlen(sql)) != 0) {
             unsigned err = st != NULL ? mysql_stmt_errno(st) : mysql_errno(conn);
             log_msg(LOG_ERR, request_id, "database: prepare of the %s failed: %s (%u)",
-                    statement_name[i], st != NULL ? mysql_stmt_error(st) : mysql_error(conn), err);
+                    statements[i].name, st != NULL ? mysql_stmt_error(st) : mysql_error(conn), err);
             if (st != NULL)
                 mysql_stmt_close(st);
             disconnect(db);
@@ -202,6 +224,103 @@ enum db_result db_ensure(struct db *db, const char *request_id)
     }
     log_msg(LOG_INFO, request_id, "database: connected (server %s)", mysql_get_server_info(conn));
     return DB_OK;
+}
+
+enum db_result db_ensure(struct db *db, const char *request_id)
+{
+    return ensure(db, false, request_id);
+}
+
+#define RUN_ATTEMPTS 3
+/* A lost connection noticed only after this long was a timeout, not a drop. */
+#define SLOW_LOSS_MS 500
+/* Learning an outcome stops this long before the deadline, so the answer still gets out. */
+#define SETTLE_MARGIN_MS 250
+/* ... and takes this long at most outside a request (no deadline). */
+#define SETTLE_WITHOUT_DEADLINE_MS 10000
+#define SETTLE_FIRST_PAUSE_MS 10
+#define SETTLE_MAX_PAUSE_MS 250
+
+static void pause_ms(int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* After DB_UNKNOWN: reconnects until the work's find can tell whether it was stored. DB_OK
+ * stored, DB_RETRY not stored, DB_UNAVAILABLE not learnt in time, DB_FATAL. */
+static enum db_result settle(struct db *db, const struct db_work *w, const char *request_id)
+{
+    int64_t started = clock_mono_ms();
+    int64_t until = db->deadline_ms != 0 ? db->deadline_ms - SETTLE_MARGIN_MS
+                                         : started + SETTLE_WITHOUT_DEADLINE_MS;
+    int64_t pause = SETTLE_FIRST_PAUSE_MS;
+    int tries = 0;
+    log_msg(LOG_WARNING, request_id, "database: %s: finding out whether %s was stored", w->what,
+            w->subject);
+    for (;;) {
+        int64_t now = clock_mono_ms();
+        if (now >= until)
+            break;
+        tries++;
+        /* Quiet: a server on its way back refuses many connects in a row. */
+        if (ensure(db, true, request_id) == DB_OK) {
+            bool stored = false;
+            enum db_result r = w->find(db, w->ctx, &stored, request_id);
+            if (r == DB_OK) {
+                log_msg(LOG_INFO, request_id,
+                        "database: %s: %s %s (learnt after %lld ms, %d tries)", w->what, w->subject,
+                        stored ? "was stored" : "was not stored",
+                        (long long)(clock_mono_ms() - started), tries);
+                return stored ? DB_OK : DB_RETRY;
+            }
+            if (r == DB_FATAL)
+                return DB_FATAL;
+        }
+        now = clock_mono_ms();
+        pause_ms(pause < until - now ? pause : until - now);
+        pause = pause * 2 < SETTLE_MAX_PAUSE_MS ? pause * 2 : SETTLE_MAX_PAUSE_MS;
+    }
+    log_msg(LOG_ERR, request_id,
+            "database: %s: outcome unknown for %s: the database did not answer in the %lld ms "
+            "left (%d tries)",
+            w->what, w->subject, (long long)(clock_mono_ms() - started), tries);
+    return DB_UNAVAILABLE;
+}
+
+enum db_result db_run(struct db *db, const struct db_work *w, const char *request_id)
+{
+    for (int attempt = 1;; attempt++) {
+        int64_t started = clock_mono_ms();
+        enum db_result r = ensure(db, false, request_id);
+        if (r == DB_OK)
+            r = w->run(db, w->ctx, request_id);
+        int64_t took = clock_mono_ms() - started;
+        bool learnt = false;
+        if (r == DB_UNKNOWN) {
+            r = w->find != NULL ? settle(db, w, request_id) : DB_UNAVAILABLE;
+            learnt = true;
+        }
+        if (r != DB_RETRY)
+            return r;
+        bool lost = !learnt && !transient(db->last_error);
+        if (lost && took >= SLOW_LOSS_MS) {
+            /* A frozen server: reconnecting would only make the client wait the connect
+             * timeout on top, for the same 503. */
+            log_msg(LOG_WARNING, request_id,
+                    "database: %s: connection lost after %lld ms; not retrying", w->what,
+                    (long long)took);
+            return DB_UNAVAILABLE;
+        }
+        if (attempt >= RUN_ATTEMPTS || !db_time_left(db))
+            return DB_UNAVAILABLE;
+        log_msg(LOG_WARNING, request_id, "database: %s: attempt %d %s; retrying", w->what, attempt,
+                learnt ? "was not stored" : "rolled back");
+        /* A short, growing pause lets the transaction that won a deadlock finish. */
+        pause_ms(20 * attempt);
+    }
 }
 
 unsigned db_last_error(const struct db *db)
@@ -214,16 +333,18 @@ MYSQL_STMT *db_stmt(struct db *db, enum db_stmt which)
     return db->stmts[which];
 }
 
-/* Classifies a failure and leaves the connection ready for the next transaction. */
+/* Classifies a failure and leaves the connection ready for the next transaction. commits is
+ * true when the failed call was the one that commits: a lost connection then leaves the
+ * outcome unknown instead of rolled back. */
 static enum db_result fail(struct db *db, unsigned err, const char *what, const char *message,
-                           const char *request_id)
+                           bool commits, const char *request_id)
 {
     db->last_error = err;
     if (connection_lost(err)) {
-        log_msg(LOG_WARNING, request_id, "database: %s: connection lost: %s (%u)", what, message,
-                err);
+        log_msg(LOG_WARNING, request_id, "database: %s: connection lost: %s (%u)%s", what, message,
+                err, commits ? "; it may have been committed" : "");
         disconnect(db);
-        return DB_RETRY;
+        return commits ? DB_UNKNOWN : DB_RETRY;
     }
     if (transient(err)) {
         log_msg(LOG_WARNING, request_id, "database: %s: %s (%u); rolled back", what, message, err);
@@ -250,8 +371,8 @@ enum db_result db_execute(struct db *db, enum db_stmt which, MYSQL_BIND *params,
     if ((params != NULL && mysql_stmt_bind_param(st, params) != 0) ||
         (results != NULL && mysql_stmt_bind_result(st, results) != 0) ||
         mysql_stmt_execute(st) != 0)
-        return fail(db, mysql_stmt_errno(st), statement_name[which], mysql_stmt_error(st),
-                    request_id);
+        return fail(db, mysql_stmt_errno(st), statements[which].name, mysql_stmt_error(st),
+                    statements[which].writes && !db->in_transaction, request_id);
     return DB_OK;
 }
 
@@ -262,7 +383,7 @@ enum db_result db_begin(struct db *db, const char *request_id)
     if (db->conn == NULL || deadline_passed(db, "a transaction", request_id))
         return DB_UNAVAILABLE;
     if (mysql_real_query(db->conn, begin, sizeof(begin) - 1) != 0)
-        return fail(db, mysql_errno(db->conn), "start transaction", mysql_error(db->conn),
+        return fail(db, mysql_errno(db->conn), "start transaction", mysql_error(db->conn), false,
                     request_id);
     db->in_transaction = true;
     return DB_OK;
@@ -295,10 +416,7 @@ enum db_result db_commit(struct db *db, const char *request_id)
         db->in_transaction = false;
         return DB_OK;
     }
-    unsigned err = mysql_errno(db->conn);
-    enum db_result r = fail(db, err, "commit", mysql_error(db->conn), request_id);
-    /* A commit whose answer was lost may have happened: never retry it. */
-    return connection_lost(err) ? DB_UNAVAILABLE : r;
+    return fail(db, mysql_errno(db->conn), "commit", mysql_error(db->conn), true, request_id);
 }
 
 void db_finish_request(struct db *db, const char *request_id)

@@ -12,6 +12,7 @@
 enum db_stmt {
     DB_SESSION_LOOKUP,
     DB_LEADLIST_INSERT,
+    DB_LEADLIST_EXISTS,
     DB_IDEM_FIND,
     DB_IDEM_INSERT,
     DB__STMT_COUNT
@@ -19,9 +20,11 @@ enum db_stmt {
 
 enum db_result {
     DB_OK,
-    DB_RETRY,       /* rolled back (deadlock, lock wait, connection lost before commit): safe to
-                       run the whole transaction again */
-    DB_UNAVAILABLE, /* cannot reach the database, or the outcome of a commit is unknown */
+    DB_RETRY,       /* rolled back (deadlock, lock wait, connection lost before the commit was
+                       sent): safe to run the whole transaction again */
+    DB_UNKNOWN,     /* the connection was lost after the statement that commits was sent (a
+                       COMMIT, or a write that commits by itself): it may have been stored */
+    DB_UNAVAILABLE, /* cannot reach the database in the request's time */
     DB_DUPLICATE,   /* a unique key already holds the row (1062); rolled back */
     DB_FATAL        /* anything else: a bug or a schema mismatch */
 };
@@ -71,5 +74,32 @@ void db_rollback(struct db *db, const char *request_id);
 /* Rolls back a transaction the request left open, so none spans two requests; costs nothing
  * when there is none. */
 void db_finish_request(struct db *db, const char *request_id);
+
+/* One unit of work: a read, a write that commits by itself, or a transaction. db_run owns
+ * what to do when it fails, for every statement of the service:
+ * - a deadlock, a lock wait timeout or a connection lost before anything could commit: the
+ *   work is run again, up to 3 attempts, with a short growing pause, while the deadline
+ *   allows; a connection lost only after 500 ms was a timeout against a server that stopped
+ *   answering, and is answered at once;
+ * - a connection lost after the commit was sent (DB_UNKNOWN): the outcome is learnt before
+ *   anything is answered: db_run reconnects, with a short growing pause, until the request's
+ *   deadline is near, then asks find whether the write is stored. Stored: DB_OK, as if the
+ *   commit had answered. Not stored: the work is run again. Still unknown at the deadline:
+ *   DB_UNAVAILABLE, logged as "outcome unknown" with the subject. */
+struct db_work {
+    const char *what; /* for the log: "session lookup", "create" */
+    /* Runs the statements once, the commit included. DB_OK when it ran to its end; what it
+     * decided (a key in flight, a list not found) is its own business, in ctx. A transaction
+     * it ends early is rolled back by it. */
+    enum db_result (*run)(struct db *db, void *ctx, const char *request_id);
+    /* After DB_UNKNOWN: sets *stored to whether run's write is in the database. NULL for work
+     * that writes nothing. */
+    enum db_result (*find)(struct db *db, void *ctx, bool *stored, const char *request_id);
+    void *ctx;
+    const char *subject; /* names the write in the log, e.g. "list 0193f1d2-..." */
+};
+
+/* DB_OK, DB_UNAVAILABLE, DB_DUPLICATE or DB_FATAL. */
+enum db_result db_run(struct db *db, const struct db_work *work, const char *request_id);
 
 #endif

@@ -3,15 +3,10 @@
 #include <mysqld_error.h>
 #include <stdbool.h>
 #include <string.h>
-#include <time.h>
 
 #include "iso8601.h"
 #include "log.h"
 #include "respond.h"
-
-#define STORE_ATTEMPTS 3
-/* A lost connection noticed only after this long was a timeout, not a drop. */
-#define SLOW_LOSS_MS 500
 
 static void bind_blob(MYSQL_BIND *b, const void *data, unsigned long *len)
 {
@@ -80,13 +75,18 @@ static void bind_key_params(MYSQL_BIND *b, const struct store_key *key, unsigned
     bind_blob(&b[1], key->key, key_len);
 }
 
-enum store_result leadlist_store_find_key(struct db *db, struct arena *a,
-                                          const struct store_key *key, struct store_replay *replay,
-                                          const char *request_id)
+struct find_key_work {
+    struct arena *arena;
+    const struct store_key *key;
+    struct store_replay *replay;
+    enum store_result outcome;
+};
+
+static enum db_result find_key_run(struct db *db, void *ctx, const char *request_id)
 {
-    enum db_result r = db_ensure(db, request_id);
-    if (r != DB_OK)
-        return STORE_UNAVAILABLE;
+    struct find_key_work *w = ctx;
+    const struct store_key *key = w->key;
+    struct store_replay *replay = w->replay;
     MYSQL_BIND params[2];
     unsigned long user_len, key_len;
     memset(params, 0, sizeof(params));
@@ -110,14 +110,14 @@ enum store_result leadlist_store_find_key(struct db *db, struct arena *a,
     result[3].buffer_type = MYSQL_TYPE_BLOB;
     result[3].length = &lengths[3];
 
-    r = db_execute(db, DB_IDEM_FIND, params, result, request_id);
+    w->outcome = STORE_FATAL;
+    enum db_result r = db_execute(db, DB_IDEM_FIND, params, result, request_id);
     if (r != DB_OK)
-        return r == DB_RETRY || r == DB_UNAVAILABLE ? STORE_UNAVAILABLE : STORE_FATAL;
+        return r;
     MYSQL_STMT *st = db_stmt(db, DB_IDEM_FIND);
-    enum store_result out = STORE_FATAL;
     int rc = mysql_stmt_fetch(st);
     if (rc == MYSQL_NO_DATA) {
-        out = STORE_OK;
+        w->outcome = STORE_OK;
         goto cleanup;
     }
     if (rc != 0 && rc != MYSQL_DATA_TRUNCATED) {
@@ -127,10 +127,10 @@ enum store_result leadlist_store_find_key(struct db *db, struct arena *a,
     }
     if (lengths[0] != STORE_FINGERPRINT_LEN ||
         memcmp(fingerprint, key->fingerprint, STORE_FINGERPRINT_LEN) != 0) {
-        out = STORE_KEY_REUSED;
+        w->outcome = STORE_KEY_REUSED;
         goto cleanup;
     }
-    char *body = arena_alloc(a, lengths[3] + 1);
+    char *body = arena_alloc(w->arena, lengths[3] + 1);
     if (body == NULL) {
         log_msg(LOG_ERR, request_id, "store: no memory for a stored response of %lu bytes",
                 lengths[3]);
@@ -147,10 +147,26 @@ enum store_result leadlist_store_find_key(struct db *db, struct arena *a,
     replay->status = (int)status;
     replay->body = body;
     replay->body_len = lengths[3];
-    out = STORE_REPLAY;
+    w->outcome = STORE_REPLAY;
 cleanup:
     db_free_result(db, DB_IDEM_FIND);
-    return out;
+    return DB_OK;
+}
+
+/* What db_run's answer means for the caller when the work did not run to its end. */
+static enum store_result store_failure(enum db_result r)
+{
+    return r == DB_UNAVAILABLE ? STORE_UNAVAILABLE : STORE_FATAL;
+}
+
+enum store_result leadlist_store_find_key(struct db *db, struct arena *a,
+                                          const struct store_key *key, struct store_replay *replay,
+                                          const char *request_id)
+{
+    struct find_key_work w = {.arena = a, .key = key, .replay = replay, .outcome = STORE_FATAL};
+    struct db_work work = {.what = "idempotency key lookup", .run = find_key_run, .ctx = &w};
+    enum db_result r = db_run(db, &work, request_id);
+    return r == DB_OK ? w.outcome : store_failure(r);
 }
 
 static enum db_result insert_key(struct db *db, struct key_row *k, bool *taken,
@@ -162,31 +178,61 @@ static enum db_result insert_key(struct db *db, struct key_row *k, bool *taken,
     return r;
 }
 
+struct create_work {
+    const struct leadlist *list;
+    struct list_row row;
+    struct key_row key;
+    bool has_key;
+    enum store_result outcome;
+};
+
 /* One attempt. Without a key the list is one INSERT that commits by itself. With a key, the
  * key goes first in a transaction: a concurrent request with the same key then stops at its
  * first statement instead of writing a list it would have to roll back. */
-static enum store_result insert_once(struct db *db, struct list_row *row, struct key_row *key,
-                                     enum db_result *db_out, const char *request_id)
+static enum db_result create_run(struct db *db, void *ctx, const char *request_id)
 {
-    enum db_result r = db_ensure(db, request_id);
-    if (r == DB_OK && key != NULL) {
-        r = db_begin(db, request_id);
-        bool taken = false;
-        if (r == DB_OK)
-            r = insert_key(db, key, &taken, request_id);
-        if (r == DB_RETRY && db_last_error(db) == ER_LOCK_WAIT_TIMEOUT)
-            return STORE_IN_FLIGHT;
-        if (r == DB_OK && taken) {
-            db_rollback(db, request_id);
-            return STORE_KEY_REUSED; /* the caller looks the stored response up */
-        }
+    struct create_work *c = ctx;
+    c->outcome = STORE_OK;
+    if (!c->has_key)
+        return db_execute(db, DB_LEADLIST_INSERT, c->row.bind, NULL, request_id);
+    enum db_result r = db_begin(db, request_id);
+    bool taken = false;
+    if (r == DB_OK)
+        r = insert_key(db, &c->key, &taken, request_id);
+    if (r == DB_RETRY && db_last_error(db) == ER_LOCK_WAIT_TIMEOUT) {
+        c->outcome = STORE_IN_FLIGHT; /* rolled back already */
+        return DB_OK;
+    }
+    if (r == DB_OK && taken) {
+        db_rollback(db, request_id);
+        c->outcome = STORE_KEY_REUSED; /* the caller looks the stored response up */
+        return DB_OK;
     }
     if (r == DB_OK)
-        r = db_execute(db, DB_LEADLIST_INSERT, row->bind, NULL, request_id);
-    if (r == DB_OK && key != NULL)
+        r = db_execute(db, DB_LEADLIST_INSERT, c->row.bind, NULL, request_id);
+    if (r == DB_OK)
         r = db_commit(db, request_id);
-    *db_out = r;
-    return r == DB_OK ? STORE_OK : STORE_FATAL;
+    return r;
+}
+
+/* The list's id is this request's own: if a row has it, the lost commit stored it. */
+static enum db_result create_find(struct db *db, void *ctx, bool *stored, const char *request_id)
+{
+    struct create_work *c = ctx;
+    unsigned long id_len = UUID_LEN;
+    MYSQL_BIND param[1];
+    memset(param, 0, sizeof(param));
+    bind_blob(&param[0], c->list->id, &id_len);
+    enum db_result r = db_execute(db, DB_LEADLIST_EXISTS, param, NULL, request_id);
+    if (r != DB_OK)
+        return r;
+    int fetched = db_fetch(db, DB_LEADLIST_EXISTS, request_id);
+    db_free_result(db, DB_LEADLIST_EXISTS);
+    if (fetched < 0)
+        return DB_FATAL;
+    *stored = fetched == 1;
+    c->outcome = STORE_OK;
+    return DB_OK;
 }
 
 enum store_result leadlist_store_create(struct db *db, struct arena *a, const struct leadlist *l,
@@ -205,104 +251,75 @@ enum store_result leadlist_store_create(struct db *db, struct arena *a, const st
     }
     const char *type = leadlist_type_name(l->type);
 
-    struct list_row row;
-    memset(&row, 0, sizeof(row));
-    row.id_len = UUID_LEN;
-    row.org_len = strlen(l->org_id);
-    row.user_len = strlen(l->user_id);
-    row.icp_len = UUID_LEN;
-    row.icp_null = !l->has_icp_id;
-    row.name_len = l->name_len;
-    row.type_len = strlen(type);
-    row.persons_len = persons_len;
-    row.companies_len = l->company_count * UUID_LEN;
-    row.person_count = (unsigned int)l->person_count;
-    row.company_count = (unsigned int)l->company_count;
-    bind_blob(&row.bind[0], l->id, &row.id_len);
-    bind_text(&row.bind[1], l->org_id, &row.org_len);
-    bind_text(&row.bind[2], l->user_id, &row.user_len);
-    bind_blob(&row.bind[3], l->icp_id, &row.icp_len);
-    row.bind[3].is_null = &row.icp_null;
-    bind_text(&row.bind[4], l->name, &row.name_len);
-    bind_text(&row.bind[5], type, &row.type_len);
-    bind_time(&row.bind[6], &row.start, l->start_ms);
-    bind_time(&row.bind[7], &row.end, l->end_ms);
-    bind_uint(&row.bind[8], &row.person_count);
-    bind_text(&row.bind[9], persons, &row.persons_len);
-    bind_uint(&row.bind[10], &row.company_count);
+    struct create_work c;
+    memset(&c, 0, sizeof(c));
+    c.list = l;
+    struct list_row *row = &c.row;
+    row->id_len = UUID_LEN;
+    row->org_len = strlen(l->org_id);
+    row->user_len = strlen(l->user_id);
+    row->icp_len = UUID_LEN;
+    row->icp_null = !l->has_icp_id;
+    row->name_len = l->name_len;
+    row->type_len = strlen(type);
+    row->persons_len = persons_len;
+    row->companies_len = l->company_count * UUID_LEN;
+    row->person_count = (unsigned int)l->person_count;
+    row->company_count = (unsigned int)l->company_count;
+    bind_blob(&row->bind[0], l->id, &row->id_len);
+    bind_text(&row->bind[1], l->org_id, &row->org_len);
+    bind_text(&row->bind[2], l->user_id, &row->user_len);
+    bind_blob(&row->bind[3], l->icp_id, &row->icp_len);
+    row->bind[3].is_null = &row->icp_null;
+    bind_text(&row->bind[4], l->name, &row->name_len);
+    bind_text(&row->bind[5], type, &row->type_len);
+    bind_time(&row->bind[6], &row->start, l->start_ms);
+    bind_time(&row->bind[7], &row->end, l->end_ms);
+    bind_uint(&row->bind[8], &row->person_count);
+    bind_text(&row->bind[9], persons, &row->persons_len);
+    bind_uint(&row->bind[10], &row->company_count);
     /* A zero-length buffer still needs a non-NULL pointer for an empty, non-NULL blob. */
-    bind_blob(&row.bind[11], l->company_count > 0 ? (const void *)l->company_ids : "",
-              &row.companies_len);
-    bind_time(&row.bind[12], &row.created, l->created_ms);
-    bind_time(&row.bind[13], &row.updated, l->created_ms);
+    bind_blob(&row->bind[11], l->company_count > 0 ? (const void *)l->company_ids : "",
+              &row->companies_len);
+    bind_time(&row->bind[12], &row->created, l->created_ms);
+    bind_time(&row->bind[13], &row->updated, l->created_ms);
 
-    struct key_row krow;
     if (key != NULL) {
-        memset(&krow, 0, sizeof(krow));
-        bind_key_params(krow.bind, key, &krow.user_len, &krow.key_len);
-        krow.fingerprint_len = STORE_FINGERPRINT_LEN;
-        bind_blob(&krow.bind[2], key->fingerprint, &krow.fingerprint_len);
-        krow.status = 201;
-        bind_uint(&krow.bind[3], &krow.status);
-        krow.id_len = UUID_LEN;
-        bind_blob(&krow.bind[4], l->id, &krow.id_len);
-        krow.body_len = body_len;
-        bind_blob(&krow.bind[5], body, &krow.body_len);
-        bind_time(&krow.bind[6], &krow.created, l->created_ms);
-        bind_time(&krow.bind[7], &krow.created_again, l->created_ms);
-        krow.ttl = key->ttl_seconds;
-        krow.bind[8].buffer_type = MYSQL_TYPE_LONGLONG;
-        krow.bind[8].buffer = &krow.ttl;
-        krow.bind[8].is_unsigned = 1;
+        struct key_row *k = &c.key;
+        c.has_key = true;
+        bind_key_params(k->bind, key, &k->user_len, &k->key_len);
+        k->fingerprint_len = STORE_FINGERPRINT_LEN;
+        bind_blob(&k->bind[2], key->fingerprint, &k->fingerprint_len);
+        k->status = 201;
+        bind_uint(&k->bind[3], &k->status);
+        k->id_len = UUID_LEN;
+        bind_blob(&k->bind[4], l->id, &k->id_len);
+        k->body_len = body_len;
+        bind_blob(&k->bind[5], body, &k->body_len);
+        bind_time(&k->bind[6], &k->created, l->created_ms);
+        bind_time(&k->bind[7], &k->created_again, l->created_ms);
+        k->ttl = key->ttl_seconds;
+        k->bind[8].buffer_type = MYSQL_TYPE_LONGLONG;
+        k->bind[8].buffer = &k->ttl;
+        k->bind[8].is_unsigned = 1;
     }
 
-    /* Set when an INSERT that commits by itself lost its connection: it may have been stored. */
-    bool maybe_stored = false;
-    for (int attempt = 1; attempt <= STORE_ATTEMPTS; attempt++) {
-        enum db_result r = DB_OK;
-        struct timespec before, after;
-        clock_gettime(CLOCK_MONOTONIC, &before);
-        enum store_result s = insert_once(db, &row, key != NULL ? &krow : NULL, &r, request_id);
-        clock_gettime(CLOCK_MONOTONIC, &after);
-        if (s == STORE_IN_FLIGHT)
+    char subject[8 + UUID_STR_LEN];
+    memcpy(subject, "list ", 5);
+    uuid_format(l->id, subject + 5);
+    struct db_work work = {
+        .what = "create", .run = create_run, .find = create_find, .ctx = &c, .subject = subject};
+    /* A key committed by another request since our lookup is answered as that request was;
+     * a key that expired in between is ours to take: one more round. */
+    for (int round = 0; round < 2; round++) {
+        enum db_result r = db_run(db, &work, request_id);
+        if (r != DB_OK)
+            return store_failure(r);
+        if (c.outcome != STORE_KEY_REUSED)
+            return c.outcome;
+        enum store_result s = leadlist_store_find_key(db, a, key, replay, request_id);
+        if (s != STORE_OK)
             return s;
-        if (s == STORE_KEY_REUSED) {
-            /* Committed by another request since our lookup: answer as it would. */
-            s = leadlist_store_find_key(db, a, key, replay, request_id);
-            if (s != STORE_OK)
-                return s;
-            continue; /* expired in between: it is ours to take now */
-        }
-        if (s == STORE_OK)
-            return STORE_OK;
-        if (r == DB_DUPLICATE && maybe_stored) {
-            /* The list id is this request's own: the attempt whose answer was lost stored it. */
-            log_msg(LOG_INFO, request_id,
-                    "store: the list was stored by an earlier attempt whose answer was lost");
-            return STORE_OK;
-        }
-        if (r != DB_RETRY)
-            return r == DB_UNAVAILABLE ? STORE_UNAVAILABLE : STORE_FATAL;
-        /* Rolled back by a deadlock or a lock wait, or else the connection was lost. */
-        unsigned err = db_last_error(db);
-        bool lost = err != ER_LOCK_DEADLOCK && err != ER_LOCK_WAIT_TIMEOUT;
-        if (lost && key == NULL)
-            maybe_stored = true;
-        long took_ms = (long)(after.tv_sec - before.tv_sec) * 1000 +
-                       (after.tv_nsec - before.tv_nsec) / 1000000;
-        if (lost && took_ms >= SLOW_LOSS_MS) {
-            /* The connection was lost by a timeout (a frozen server): reconnecting would
-             * only make the client wait twice as long for the same 503. */
-            log_msg(LOG_WARNING, request_id, "store: connection lost after %ld ms; not retrying",
-                    took_ms);
-            return STORE_UNAVAILABLE;
-        }
-        if (attempt < STORE_ATTEMPTS && db_time_left(db)) {
-            log_msg(LOG_WARNING, request_id, "store: attempt %d rolled back; retrying", attempt);
-            /* A short, growing pause lets the transaction that won a deadlock finish. */
-            struct timespec pause = {0, 20L * 1000 * 1000 * attempt};
-            nanosleep(&pause, NULL);
-        }
     }
     return STORE_UNAVAILABLE;
 }
