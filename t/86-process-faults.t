@@ -7,6 +7,8 @@
 #     answer): the same workers, nothing half-written, the outcome seen by an idempotent retry;
 #  3. peers that connect to the FastCGI socket and stall, on every worker at once: each worker
 #     cuts its connection at request_timeout and serves again, within request_timeout + 1 s;
+#     creates queued behind them, and a burst right after the cuts, all get 201 with
+#     deadlines of their own;
 #  4. a worker killed again and again right after its start: the pool replaces it every time,
 #     pausing longer each time, and never gives the slot up;
 #  5. a pool that cannot start (the configuration made invalid, the pool killed): JSON 502
@@ -257,6 +259,46 @@ SKIP: {
     is_deeply([ pool_worker_pids() ], \@before, 'the same workers: none died or was replaced');
     close $_ for @stalled;
     create_ok('a request after the stall');
+}
+
+# --- 3b. requests waiting while the stalled peers are cut -----------------------------------------
+# Each cut connection's worker accepts a waiting request at once, often under the same
+# descriptor number: that request's deadline must count from its own accept, not the cut
+# connection's. Creates queued behind the stalled peers, and a burst right after the cuts,
+# all get 201 and no request of theirs logs a deadline that had passed.
+
+SKIP: {
+    my $path = fcgi_socket();
+    my $rounds = $ENV{LEADLISTS_STALL_ROUNDS} && $ENV{LEADLISTS_STALL_ROUNDS} =~ /^\d+$/ ? $ENV{LEADLISTS_STALL_ROUNDS} : 2;
+    skip 'no FastCGI socket to connect to', 4 * $rounds if !defined $path || !-S $path;
+    for my $round (1 .. $rounds) {
+        my $mark = worker_log_mark();
+        my @stalled;
+        for (1 .. $workers) {
+            my $s = IO::Socket::UNIX->new(Peer => $path, Type => SOCK_STREAM) or last;
+            syswrite $s, "\x01\x01\x00";
+            push @stalled, $s;
+        }
+        sleep 0.3;
+        my $t0 = time;
+        # Queued behind the stalled peers: each is accepted the moment a worker cuts one.
+        my @queued = api_burst(2 * $workers, sub { api(token => $token, body => valid_body(), timeout => 60) });
+        my $waited = time - $t0;
+        my @after = api_burst(2 * $workers, sub { api(token => $token, body => valid_body(), timeout => 60) });
+        close $_ for @stalled;
+        my @got = (@queued, @after);
+        my %st;
+        $st{ $_->{status} }++ for @got;
+        diag(sprintf 'stall round %d: %d creates queued behind %d stalled peers answered after %.2f s, then %d more; %s',
+                     $round, scalar @queued, scalar @stalled, $waited, scalar @after,
+                     join(', ', map { "$_ x $st{$_}" } sort keys %st));
+        is(scalar @stalled, $workers, "stall round $round: a stalled peer on every worker");
+        cmp_ok($waited, '>=', $deadline - 1, "stall round $round: the queued creates waited for the cuts");
+        is(scalar(grep { $_->{status} eq '201' } @got), scalar @got, "stall round $round: every create got 201");
+        my %rids = map { $_->{rid} => 1 } @got;
+        my @late = grep { /deadline passed/ && /^(\S+)/ && $rids{$1} } worker_log_since($mark);
+        is(scalar @late, 0, "stall round $round: no create logged a deadline that had passed") or diag(join "\n", @late);
+    }
 }
 
 # --- 4. a worker that keeps dying young ------------------------------------------------------

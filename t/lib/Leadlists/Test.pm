@@ -819,7 +819,7 @@ sub pool_worker_pids() {
         my @pids = worker_pids();
         return @pids;
     }
-    my $mw = pool_pid() // return ();
+    my $mw = pool_pid() // return wantarray ? () : 0;
     my @kids;
     for my $f (glob "/proc/$mw/task/*/children") {
         open my $fh, '<', $f or next;
