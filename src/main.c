@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,19 +30,37 @@
 #define ARENA_BLOCK (64 * 1024)
 
 static volatile sig_atomic_t stopping;
+/* The listening socket, closed by the stop handler (see below). */
+static volatile sig_atomic_t listen_fd = -1;
 
+/* A stop only ever arrives while the worker waits for a connection (it stays blocked the rest
+ * of the time). accept() then fails with EINTR; and if the signal lands between the check of
+ * `stopping` and the start of accept(), the closed socket makes that accept() fail at once
+ * (EBADF) instead of waiting for a connection that may never come. The socket is the
+ * worker's own descriptor of it: the pool and the other workers keep theirs. */
 static void on_stop(int sig)
 {
     (void)sig;
     stopping = 1;
+    if (listen_fd >= 0) {
+        close(listen_fd);
+        listen_fd = -1;
+    }
 }
 
+/* The worker's way to its next connection: accept() on the socket every worker of the pool
+ * shares, which the kernel hands to the waiting workers in turn, with the stop signals open
+ * only for the wait. */
+struct listener {
+    sigset_t waiting_mask; /* the mask while waiting: the stop signals unblocked */
+    sigset_t serving_mask; /* the mask otherwise */
+    unsigned failures;     /* accept errors in a row */
+};
+
 /* SIGTERM, SIGINT and SIGUSR1 (libfcgi's own "shutdown pending" signal) stop the worker. They
- * stay blocked except while the worker waits for a connection in epoll_pwait, which opens
- * them atomically with the wait: a stop that arrives at any other moment is held until then,
- * so the request in flight always finishes and no stop is lost just before the wait.
- * Installed after FCGX_Init, which sets its own SIGUSR1 handler. */
-static int install_signals(sigset_t *waiting_mask)
+ * stay blocked except while the worker waits for a connection in accept(), so the request in
+ * flight always finishes. Installed after FCGX_Init, which sets its own SIGUSR1 handler. */
+static int install_signals(struct listener *l)
 {
     sigset_t stop_set;
     struct sigaction sa;
@@ -61,11 +78,12 @@ static int install_signals(sigset_t *waiting_mask)
     sigaddset(&stop_set, SIGTERM);
     sigaddset(&stop_set, SIGINT);
     sigaddset(&stop_set, SIGUSR1);
-    if (sigprocmask(SIG_BLOCK, &stop_set, waiting_mask) != 0)
+    if (sigprocmask(SIG_BLOCK, &stop_set, &l->waiting_mask) != 0 ||
+        sigprocmask(SIG_BLOCK, NULL, &l->serving_mask) != 0)
         return -1;
-    sigdelset(waiting_mask, SIGTERM);
-    sigdelset(waiting_mask, SIGINT);
-    sigdelset(waiting_mask, SIGUSR1);
+    sigdelset(&l->waiting_mask, SIGTERM);
+    sigdelset(&l->waiting_mask, SIGINT);
+    sigdelset(&l->waiting_mask, SIGUSR1);
     return 0;
 }
 
@@ -76,53 +94,23 @@ static void usage(void)
                     "with a pool of WORKERS worker processes (default: workers in CONFIG).\n");
 }
 
-/* The worker's way to its next connection. The listening socket, shared by every worker of
- * the pool, is non-blocking and watched with EPOLLEXCLUSIVE: a connection wakes one idle
- * worker rather than all of them, and a worker that loses the race to another gets EAGAIN
- * instead of blocking where a stop signal could not reach it. */
-struct listener {
-    int listen_fd;
-    int epoll_fd;
-    sigset_t waiting_mask;
-    unsigned failures; /* accept errors in a row */
-};
-
-static int listener_open(struct listener *l, int listen_fd)
-{
-    l->listen_fd = listen_fd;
-    l->failures = 0;
-    int flags = fcntl(listen_fd, F_GETFL);
-    if (flags < 0 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) != 0)
-        return -1;
-    l->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-    if (l->epoll_fd < 0)
-        return -1;
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd};
-    return epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev);
-}
-
 /* The next connection, or -1 once the worker is told to stop. */
 static int listener_next(struct listener *l)
 {
     while (!stopping) {
-        struct epoll_event ev;
-        int n = epoll_pwait(l->epoll_fd, &ev, 1, -1, &l->waiting_mask);
-        if (n < 0 && errno != EINTR) {
-            log_msg(LOG_ERR, NULL, "accept: epoll_pwait failed: %s", strerror(errno));
-            return -1;
-        }
-        if (n <= 0)
-            continue;
-        int fd = accept4(l->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        sigprocmask(SIG_SETMASK, &l->waiting_mask, NULL);
+        int fd = stopping ? -1 : accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        int err = errno;
+        sigprocmask(SIG_SETMASK, &l->serving_mask, NULL);
         if (fd >= 0) {
             l->failures = 0;
             return fd;
         }
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR || errno == ECONNABORTED)
+        if (stopping || err == EINTR || err == ECONNABORTED || err == EAGAIN)
             continue;
         /* Descriptors exhausted, say: pause rather than spin, and say so now and then. */
         if (l->failures++ % 100 == 0)
-            log_msg(LOG_WARNING, NULL, "accept: %s (%u failures in a row)", strerror(errno),
+            log_msg(LOG_WARNING, NULL, "accept: %s (%u failures in a row)", strerror(err),
                     l->failures);
         struct timespec pause = {0, 100L * 1000 * 1000};
         nanosleep(&pause, NULL);
@@ -179,15 +167,12 @@ static int serve(const struct config *config, const char *config_path)
     struct db *db = NULL;
     struct arena *arena = NULL;
     unsigned char *chunk = NULL;
-    struct listener listener = {.listen_fd = -1, .epoll_fd = -1};
+    struct listener listener;
+    memset(&listener, 0, sizeof(listener));
     bool watching = false;
-    if (FCGX_Init() != 0 || install_signals(&listener.waiting_mask) != 0) {
+    listen_fd = 0; /* as spawn-fcgi and systemd hand it over */
+    if (FCGX_Init() != 0 || install_signals(&listener) != 0) {
         log_msg(LOG_ERR, NULL, "start: signal or FastCGI set-up failed: %s", strerror(errno));
-        goto cleanup;
-    }
-    if (listener_open(&listener, 0) != 0) {
-        log_msg(LOG_ERR, NULL, "start: descriptor 0 is not a listening socket we can wait on: %s",
-                strerror(errno));
         goto cleanup;
     }
     db = db_new(config);
@@ -222,8 +207,6 @@ static int serve(const struct config *config, const char *config_path)
 cleanup:
     if (watching)
         watchdog_stop();
-    if (listener.epoll_fd >= 0)
-        close(listener.epoll_fd);
     free(chunk);
     arena_free(arena);
     db_free(db);
