@@ -56,10 +56,10 @@ sub only_201_or_503_ok(@res) {
 
 # Kills mariadbd during a load, waits $down seconds, starts it again; returns the results,
 # the worker log lines of the run, and when the kill happened.
-sub load_with_kill($prefix, $seconds, $down) {
+sub load_with_kill($prefix, $seconds, $down, %opt) {
     my $dbpid = db_pid();
     my $mark = worker_log_mark();
-    my $load = load_start(token => $token, clients => $clients, seconds => $seconds, prefix => $prefix);
+    my $load = load_start(token => $token, clients => $clients, seconds => $seconds, prefix => $prefix, %opt);
     push @loads, $load;
     sleep 2;
     my $t_kill = time;
@@ -111,28 +111,36 @@ diag("restarted within 2 s, $runs runs: $total_201 x 201, $total_rows lists stor
 cmp_ok($total_learnt, '>', 0, 'some creates lost their answer at the kill and learnt their outcome');
 
 # --- 2. kept down past the deadline ------------------------------------------------------------
+# Creates of 2,000 ids spend longer in their INSERT, so that the kill catches some there; the
+# run is repeated (up to 3 times) until it has, for the last assertion to mean something.
 
 {
-    my $prefix = "$run-b-";
-    my ($res, $log, $t_kill, $t_ready, $started) = load_with_kill($prefix, $deadline + 6, $deadline + 2);
-    ok($started, 'down past the deadline: script/db start succeeds');
-    my $c = status_counts(@$res);
-    my %unknown = map { /outcome unknown for list ([0-9a-f-]{36})/ ? ($1 =~ tr/-//dr => 1) : () } @$log;
-    my %rows = stored($prefix);
-    my %answered = map { ($_->{id} =~ tr/-//dr) => 1 } grep { $_->{status} eq '201' } @$res;
-    my @hidden = grep { !$answered{$_} } sort keys %rows;
-    my @unnamed = grep { !$unknown{$_} } @hidden;
-    my @lost = grep { !exists $rows{$_} } sort keys %answered;
-    diag(sprintf 'down for %.1f s: %d requests, %s; %d lists stored, %d of them without a 201; '
-                 . '%d "outcome unknown" lines', $t_ready - $t_kill, scalar @$res, fmt_counts($c),
-                 scalar keys %rows, scalar @hidden, scalar keys %unknown);
-    only_201_or_503_ok(@$res);
-    is(scalar @lost, 0, 'down past the deadline: every 201 has its list');
-    is(scalar @unnamed, 0, 'down past the deadline: every list stored behind a 503 is named in an "outcome unknown" line')
-      or diag("not named: @unnamed");
-    cmp_ok(scalar keys %unknown, '>', 0, 'down past the deadline: creates in flight at the kill ended "outcome unknown"');
-    my @timing = grep { /outcome unknown/ && !/left \(\d+ tries\)/ } @$log;
-    is(scalar @timing, 0, 'each "outcome unknown" line says how long it tried');
+    my ($unknown_seen, $tries) = (0, 0);
+    while ($tries < 3 && !$unknown_seen) {
+        $tries++;
+        my $prefix = "$run-b$tries-";
+        my ($res, $log, $t_kill, $t_ready, $started) =
+          load_with_kill($prefix, $deadline + 6, $deadline + 2, ids => 2000);
+        ok($started, "down past the deadline ($tries): script/db start succeeds");
+        my $c = status_counts(@$res);
+        my %unknown = map { /outcome unknown for list ([0-9a-f-]{36})/ ? ($1 =~ tr/-//dr => 1) : () } @$log;
+        my %rows = stored($prefix);
+        my %answered = map { ($_->{id} =~ tr/-//dr) => 1 } grep { $_->{status} eq '201' } @$res;
+        my @hidden = grep { !$answered{$_} } sort keys %rows;
+        my @unnamed = grep { !$unknown{$_} } @hidden;
+        my @lost = grep { !exists $rows{$_} } sort keys %answered;
+        diag(sprintf 'down for %.1f s (%d): %d requests, %s; %d lists stored, %d of them without a 201; '
+                     . '%d "outcome unknown" lines', $t_ready - $t_kill, $tries, scalar @$res, fmt_counts($c),
+                     scalar keys %rows, scalar @hidden, scalar keys %unknown);
+        only_201_or_503_ok(@$res);
+        is(scalar @lost, 0, "down past the deadline ($tries): every 201 has its list");
+        is(scalar @unnamed, 0, "down past the deadline ($tries): every list stored behind a 503 is named in an \"outcome unknown\" line")
+          or diag("not named: @unnamed");
+        my @timing = grep { /outcome unknown/ && !/left \(\d+ tries\)/ } @$log;
+        is(scalar @timing, 0, "down past the deadline ($tries): each \"outcome unknown\" line says how long it tried");
+        $unknown_seen += keys %unknown;
+    }
+    cmp_ok($unknown_seen, '>', 0, "down past the deadline: creates in flight at a kill ended \"outcome unknown\" ($tries runs)");
 }
 
 is_deeply([ pool_worker_pids() ], \@pids0, 'the same workers throughout');
