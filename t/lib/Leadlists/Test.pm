@@ -889,9 +889,8 @@ sub api_burst($n, $request) {
 }
 
 #   my $load = load_start(token => TOKEN, clients => N, seconds => S, prefix => 'unique-tag-',
-#                         timeout => 40, idempotency => 0, ids => 0);
-# Each client sends valid bodies named PREFIX<client>-<seq> (with `ids` person ids instead of
-# valid_body's two, when given) one after the other until S seconds
+#                         timeout => 40, idempotency => 0);
+# Each client sends valid bodies named PREFIX<client>-<seq> one after the other until S seconds
 # have passed (or load_stop), always finishing the request in hand, and logs every answer to a
 # file of its own. load_finish($load) waits for the clients and returns one hash per request:
 #   {t0, t1 (epoch seconds), status, json (1: a JSON object), code (error.code), id, name
@@ -915,7 +914,6 @@ sub load_start(%a) {
             while (Time::HiRes::time() < $stop_at && !-e "$dir/stop") {
                 my $name = sprintf '%s%02d-%06d', $a{prefix}, $c, ++$seq;
                 my $body = valid_body(name => $name);
-                $body->{personIds} = [ map { "lead_$_" } 1 .. $a{ids} ] if $a{ids};
                 my %h;
                 $h{'Idempotency-Key'} = $name if $a{idempotency};
                 my $t0 = Time::HiRes::time();
