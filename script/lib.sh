@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Shared functions for script/server, script/test and script/db. Source it from bash.
+# Shared functions for script/server, script/test, script/db and script/package-test. Source
+# it from bash.
 #
 # Everything the local stack writes lives under var/ in the tree: the MariaDB datadir,
 # logs, the generated configuration files, pid files and sockets. Daemons are stopped by
@@ -38,6 +39,7 @@ LL_DB_ERRLOG=$LL_LOG/mysqld.err
 LL_DB_NAME=leadlists
 LL_DB_USER=leadlists
 LL_DB_PASSWORD_FILE=$LL_VAR/db-password
+LL_CURSOR_KEY_FILE=$LL_VAR/cursor-key
 
 LL_FCGI_SOCKET=$LL_RUN/leadlists.sock
 LL_WORKER_PIDFILE=$LL_RUN/workers.pid
@@ -80,27 +82,34 @@ ll_missing_packages() {
     done
 }
 
-# Installs what is missing, and nothing (not even `apt-get update`) when all is there.
-# While apt-get runs, a policy-rc.d that refuses every service start keeps the system's
-# own mariadb and nginx from being started by their packages' postinst scripts: the
-# stack runs private instances and needs neither. An existing policy-rc.d is left as is.
+# apt-get update and install of PACKAGES, with a policy-rc.d that refuses every service
+# start while it runs: the system's own mariadb and nginx are not started by their packages'
+# postinst scripts (the stack runs private instances and needs neither). An existing
+# policy-rc.d is left as is. Returns apt-get's status.
+ll_apt_install() {
+    local policy=/usr/sbin/policy-rc.d made_policy=no rc=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\n# Temporary, from leadlists script/lib.sh: no service starts during apt-get.\nexit 101\n' >"$policy"
+        chmod 0755 "$policy"
+        made_policy=yes
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -q &&
+        DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -q -y \
+            --no-install-recommends "$@" || rc=$?
+    [ "$made_policy" = no ] || rm -f "$policy"
+    return "$rc"
+}
+
+# Installs what $LL_PACKAGES lacks, and nothing (not even `apt-get update`) when all is there.
 ll_install_packages() {
-    local missing policy=/usr/sbin/policy-rc.d made_policy=no rc=0
+    local missing rc=0
     missing=$(ll_missing_packages | tr '\n' ' ')
     missing=${missing% }
     [ -n "$missing" ] || return 0
     ll_is_root || ll_die "missing packages: $missing (run this as root, or install them with apt-get)"
     ll_say "installing: $missing"
-    if [ ! -e "$policy" ]; then
-        printf '#!/bin/sh\n# Temporary, from leadlists script/server: no service starts during apt-get.\nexit 101\n' >"$policy"
-        chmod 0755 "$policy"
-        made_policy=yes
-    fi
     # shellcheck disable=SC2086 # one word per package
-    DEBIAN_FRONTEND=noninteractive apt-get update -q &&
-        DEBIAN_FRONTEND=noninteractive apt-get install -q -y --no-install-recommends $missing ||
-        rc=$?
-    [ "$made_policy" = no ] || rm -f "$policy"
+    ll_apt_install $missing || rc=$?
     [ "$rc" -eq 0 ] || ll_die "apt-get failed (exit $rc)"
 }
 
@@ -238,6 +247,18 @@ ll_conf_get() {
     sed -n "s/^[[:space:]]*${2}[[:space:]]*=[[:space:]]*\(.*[^[:space:]]\)[[:space:]]*$/\1/p" "$1" | tail -n 1
 }
 
+# var/cursor-key (mode 0600): the key that signs the list's page cursors, made once, so
+# cursors stay valid across restarts of the stack.
+ll_cursor_key() {
+    if [ ! -s "$LL_CURSOR_KEY_FILE" ]; then
+        (
+            umask 077
+            head -c 32 /dev/urandom | base64 >"$LL_CURSOR_KEY_FILE"
+        )
+    fi
+    chmod 0600 "$LL_CURSOR_KEY_FILE"
+}
+
 # var/leadlists.conf: conf/leadlists.conf with the paths of this stack.
 ll_write_conf() {
     local tmp=$LL_CONF.tmp
@@ -253,6 +274,8 @@ ll_write_conf() {
     ll_conf_set "$tmp" fcgi_socket "$LL_FCGI_SOCKET"
     ll_conf_set "$tmp" log stderr
     ll_conf_set "$tmp" migrations_dir "$LL_ROOT/sql"
+    ll_conf_set "$tmp" cursor_key_file "$LL_CURSOR_KEY_FILE"
+    ll_cursor_key
     mv "$tmp" "$LL_CONF"
 }
 
@@ -492,8 +515,6 @@ ll_workers_stop() {
     done
     ll_stop_pids leadlists-pool "$LL_SUPERVISOR_PIDFILE" TERM "$((timeout + 5))"
     ll_pool_stop_orphan
-    # Workers started by an older script/server (spawn-fcgi -F, no supervisor).
-    ll_stop_pids leadlists-fcgi "$LL_WORKER_PIDFILE" TERM 15
     # Whatever the way out, no worker outlives the stop.
     for ((i = 0; i < 50; i++)); do
         local left=()

@@ -1,6 +1,9 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,12 +44,15 @@ static const struct option options[] = {
     NUM(max_body_bytes, 1048576, 2, 64UL * 1024 * 1024),
     NUM(max_ids, 10000, 0, 1000000),
     NUM(max_depth, 16, 3, 1024),
+    NUM(max_members, 10000, 1, 1000000),
+    NUM(max_users, 100, 1, 10000),
     NUM(retry_after, 1, 1, 3600),
     NUM(idempotency_ttl, 86400, 60, 2592000),
     NUM(workers, 8, 1, 256), /* POOL_MAX_WORKERS */
     STR(fcgi_socket, "/run/leadlists/fcgi.sock"),
     STR(log, "stderr"),
     STR(migrations_dir, PKGDATADIR "/sql"),
+    STR(cursor_key_file, SYSCONFDIR "/leadlists/cursor-key"),
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
@@ -177,4 +183,46 @@ int config_load(const char *path, struct config *c, char *err, size_t err_len)
     if (rc == 0)
         rc = load_password(c, err, err_len);
     return rc;
+}
+
+#define CURSOR_KEY_MIN_BYTES 16
+#define CURSOR_KEY_MAX_BYTES 4096
+
+int config_load_cursor_key(struct config *c, char *err, size_t err_len)
+{
+    if (c->cursor_key_file[0] == '\0') {
+        snprintf(err, err_len, "cursor_key_file is empty: name the file of the cursor key");
+        return -1;
+    }
+    FILE *f = fopen(c->cursor_key_file, "r");
+    if (f == NULL) {
+        snprintf(err, err_len, "%s: %s", c->cursor_key_file, strerror(errno));
+        return -1;
+    }
+    char text[CURSOR_KEY_MAX_BYTES + 1];
+    size_t n = fread(text, 1, sizeof(text), f);
+    bool failed = ferror(f) != 0;
+    fclose(f);
+    if (failed || n > CURSOR_KEY_MAX_BYTES) {
+        snprintf(err, err_len, "%s: %s", c->cursor_key_file,
+                 failed ? "read error" : "longer than 4096 bytes");
+        return -1;
+    }
+    size_t start = 0;
+    while (start < n && isspace((unsigned char)text[start]))
+        start++;
+    while (n > start && isspace((unsigned char)text[n - 1]))
+        n--;
+    if (n - start < CURSOR_KEY_MIN_BYTES) {
+        snprintf(err, err_len,
+                 "%s: the key must be at least %d bytes (e.g. openssl rand -base64 32)",
+                 c->cursor_key_file, CURSOR_KEY_MIN_BYTES);
+        return -1;
+    }
+    unsigned int len = 0;
+    if (EVP_Digest(text + start, n - start, c->cursor_key, &len, EVP_sha256(), NULL) != 1) {
+        snprintf(err, err_len, "%s: SHA-256 failed", c->cursor_key_file);
+        return -1;
+    }
+    return 0;
 }

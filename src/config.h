@@ -21,14 +21,18 @@ struct config {
     unsigned long max_body_bytes;
     unsigned long max_ids;
     unsigned long max_depth;
+    unsigned long max_members;     /* ids a list may hold, of its kind */
+    unsigned long max_users;       /* users a list may have, its creator included */
     unsigned long retry_after;     /* seconds, sent with 503 */
     unsigned long idempotency_ttl; /* seconds an Idempotency-Key is kept */
     unsigned long workers;         /* worker processes in the pool */
     char fcgi_socket[CONFIG_STR_MAX];
     char log[CONFIG_STR_MAX]; /* "stderr" or "syslog" */
     char migrations_dir[CONFIG_STR_MAX];
+    char cursor_key_file[CONFIG_STR_MAX];
 
     char db_password[CONFIG_STR_MAX]; /* from db_password_file or LEADLISTS_DB_PASSWORD */
+    unsigned char cursor_key[32];     /* from cursor_key_file: config_load_cursor_key */
 };
 
 #define CONFIG_DEFAULT_PATH SYSCONFDIR "/leadlists/leadlists.conf"
@@ -39,5 +43,10 @@ void config_defaults(struct config *c);
 /* Reads `key = value` lines over the defaults, then the password. Returns 0, or -1 with a
  * message such as "leadlists.conf:12: unknown option 'foo'" in err. */
 int config_load(const char *path, struct config *c, char *err, size_t err_len);
+
+/* The key that signs the list's cursors: the SHA-256 of cursor_key_file's content (at least
+ * 16 bytes of it, white space at the ends not counted), so any random text will do and every
+ * host given the same file signs alike. Only the worker needs it. 0, or -1 with the reason. */
+int config_load_cursor_key(struct config *c, char *err, size_t err_len);
 
 #endif

@@ -8,7 +8,23 @@
 #include <string.h>
 
 #include "clock.h"
+#include "iso8601.h"
 #include "log.h"
+
+/* A list row as the store reads it (leadlist_store.c binds these, in this order). */
+#define LIST_COLUMNS                                                                               \
+    "l.org_id, l.created_by, l.icp_id, l.name, l.type, l.start_date, l.end_date, l.person_count,"  \
+    " l.person_ids, l.company_count, l.company_ids, l.created_at, l.updated_at, l.version,"        \
+    " l.shared_with"
+/* A page item: no member arrays, their counts. */
+#define PAGE_COLUMNS                                                                               \
+    "l.id, l.icp_id, l.name, l.type, l.start_date, l.end_date, l.person_count, l.company_count,"   \
+    " l.created_at, l.updated_at, l.created_by, l.shared_with"
+/* The ids of a page: the merged scans select ids only, so the merge sorts 16-byte keys and
+ * the rows are read once, by primary key, for the ids that made the page. */
+#define PAGE_OF(ids)                                                                               \
+    "SELECT " PAGE_COLUMNS " FROM (" ids ") AS p JOIN leadlists l ON l.id = p.id ORDER BY l.id "   \
+    "DESC"
 
 /* Every statement: its text, its name for the log, and whether it writes (a write that runs
  * outside a transaction commits by itself, so losing its answer leaves its outcome unknown). */
@@ -28,7 +44,59 @@ static const struct statement statements[DB__STMT_COUNT] = {
                             " company_ids, created_at, updated_at)"
                             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             "list insert", true},
-    [DB_LEADLIST_EXISTS] = {"SELECT 1 FROM leadlists WHERE id = ?", "list lookup", false},
+    [DB_LEADLIST_EXISTS] = {"SELECT 1 FROM leadlists l WHERE l.id = ?", "list lookup", false},
+    [DB_LEADLIST_READ] = {"SELECT " LIST_COLUMNS " FROM leadlists l WHERE l.id = ?", "list read",
+                          false},
+    /* Every change locks the list row first: changes to one list are serialized on it, and
+     * the users read under that lock are the current ones. */
+    [DB_LEADLIST_LOCK] = {"SELECT " LIST_COLUMNS " FROM leadlists l WHERE l.id = ? FOR UPDATE",
+                          "list lock", false},
+    [DB_LEADLIST_UPDATE_FIELDS] = {"UPDATE leadlists SET icp_id = ?, name = ?, start_date = ?,"
+                                   " end_date = ?, version = ?, updated_at = ?, shared_with = ?"
+                                   " WHERE id = ?",
+                                   "list update", true},
+    [DB_LEADLIST_UPDATE_ALL] = {"UPDATE leadlists SET icp_id = ?, name = ?, start_date = ?,"
+                                " end_date = ?, version = ?, updated_at = ?, shared_with = ?,"
+                                " person_count = ?, person_ids = ?, company_count = ?,"
+                                " company_ids = ? WHERE id = ?",
+                                "list and members update", true},
+    [DB_LEADLIST_DELETE] = {"DELETE FROM leadlists WHERE id = ?", "list delete", true},
+    [DB_USER_INSERT] = {"INSERT INTO leadlist_users (leadlist_id, position, user_id, org_id, type,"
+                        " granted_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        "user insert", true},
+    [DB_USER_DELETE] = {"DELETE FROM leadlist_users WHERE leadlist_id = ? AND user_id = ?",
+                        "user delete", true},
+    [DB_CHANGE_INSERT] = {"INSERT INTO leadlist_changes (leadlist_id, version, change_id,"
+                          " changed_at) VALUES (?, ?, ?, ?)",
+                          "change record", true},
+    [DB_CHANGE_FIND] = {"SELECT change_id FROM leadlist_changes WHERE leadlist_id = ? AND"
+                        " version = ?",
+                        "change lookup", false},
+    [DB_CHANGES_DELETE] = {"DELETE FROM leadlist_changes WHERE leadlist_id = ?",
+                           "change records delete", true},
+    /* A page: one bounded range scan per type (the second type '' when a filter leaves one),
+     * each of at most LIMIT ids, merged. */
+    [DB_PAGE_ADMIN] = {PAGE_OF("(SELECT id FROM leadlists WHERE org_id = ? AND type = ? AND id < ?"
+                               " ORDER BY id DESC LIMIT ?)"
+                               " UNION ALL (SELECT id FROM leadlists WHERE org_id = ? AND type = ?"
+                               " AND id < ? ORDER BY id DESC LIMIT ?)"
+                               " ORDER BY id DESC LIMIT ?"),
+                       "page of the org's lists", false},
+    /* ... the lists the member created, then the lists shared with the member. */
+    [DB_PAGE_MEMBER] = {PAGE_OF(
+                            "(SELECT id FROM leadlists WHERE org_id = ? AND created_by = ?"
+                            " AND type = ? AND id < ? ORDER BY id DESC LIMIT ?)"
+                            " UNION ALL (SELECT id FROM leadlists WHERE org_id = ?"
+                            " AND created_by = ? AND type = ? AND id < ? ORDER BY id DESC"
+                            " LIMIT ?)"
+                            " UNION ALL (SELECT leadlist_id FROM leadlist_users WHERE org_id = ?"
+                            " AND user_id = ? AND type = ? AND leadlist_id < ?"
+                            " ORDER BY leadlist_id DESC LIMIT ?)"
+                            " UNION ALL (SELECT leadlist_id FROM leadlist_users WHERE org_id = ?"
+                            " AND user_id = ? AND type = ? AND leadlist_id < ?"
+                            " ORDER BY leadlist_id DESC LIMIT ?)"
+                            " ORDER BY id DESC LIMIT ?"),
+                        "page of the member's lists", false},
     [DB_IDEM_FIND] = {"SELECT fingerprint, status, leadlist_id, response FROM idempotency_keys"
                       " WHERE user_id = ? AND idem_key = ? AND expires_at > UTC_TIMESTAMP(3)",
                       "idempotency key lookup", false},
@@ -323,6 +391,93 @@ enum db_result db_run(struct db *db, const struct db_work *w, const char *reques
     }
 }
 
+void db_bind_blob(MYSQL_BIND *b, const void *data, unsigned long *len)
+{
+    b->buffer_type = MYSQL_TYPE_BLOB;
+    b->buffer = (void *)data;
+    b->buffer_length = *len;
+    b->length = len;
+}
+
+void db_bind_text(MYSQL_BIND *b, const char *text, unsigned long *len)
+{
+    b->buffer_type = MYSQL_TYPE_STRING;
+    b->buffer = (void *)text;
+    b->buffer_length = *len;
+    b->length = len;
+}
+
+void db_bind_uint(MYSQL_BIND *b, unsigned int *v)
+{
+    b->buffer_type = MYSQL_TYPE_LONG;
+    b->buffer = v;
+    b->is_unsigned = 1;
+}
+
+void db_bind_ulonglong(MYSQL_BIND *b, unsigned long long *v)
+{
+    b->buffer_type = MYSQL_TYPE_LONGLONG;
+    b->buffer = v;
+    b->is_unsigned = 1;
+}
+
+void db_bind_time(MYSQL_BIND *b, MYSQL_TIME *t, int64_t ms)
+{
+    struct iso8601_tm tm;
+    iso8601_to_tm(ms, &tm);
+    memset(t, 0, sizeof(*t));
+    t->year = (unsigned)tm.year;
+    t->month = (unsigned)tm.month;
+    t->day = (unsigned)tm.day;
+    t->hour = (unsigned)tm.hour;
+    t->minute = (unsigned)tm.minute;
+    t->second = (unsigned)tm.second;
+    t->second_part = (unsigned long)tm.millis * 1000;
+    t->time_type = MYSQL_TIMESTAMP_DATETIME;
+    b->buffer_type = MYSQL_TYPE_DATETIME;
+    b->buffer = t;
+}
+
+int64_t db_time_ms(const MYSQL_TIME *t)
+{
+    struct iso8601_tm tm = {(int)t->year,
+                            (int)t->month,
+                            (int)t->day,
+                            (int)t->hour,
+                            (int)t->minute,
+                            (int)t->second,
+                            (int)(t->second_part / 1000)};
+    return iso8601_from_tm(&tm);
+}
+
+void db_bind_sized(MYSQL_BIND *b, unsigned long *len, my_bool *is_null)
+{
+    b->buffer_type = MYSQL_TYPE_BLOB;
+    b->buffer = NULL;
+    b->buffer_length = 0;
+    b->length = len;
+    b->is_null = is_null;
+}
+
+int db_fetch_column(struct db *db, enum db_stmt which, MYSQL_BIND *b, unsigned col, char *buf,
+                    const char *request_id)
+{
+    unsigned long len = *b->length;
+    b->buffer = buf;
+    b->buffer_length = len;
+    int rc = 0;
+    if (len > 0 && mysql_stmt_fetch_column(db->stmts[which], b, col, 0) != 0) {
+        log_msg(LOG_ERR, request_id, "database: reading column %u of the %s failed: %s", col,
+                statements[which].name, mysql_stmt_error(db->stmts[which]));
+        rc = -1;
+    }
+    buf[len] = '\0';
+    b->buffer = NULL;
+    b->buffer_length = 0;
+    *b->length = len;
+    return rc;
+}
+
 unsigned db_last_error(const struct db *db)
 {
     return db->last_error;
@@ -393,8 +548,10 @@ int db_fetch(struct db *db, enum db_stmt which, const char *request_id)
 {
     MYSQL_STMT *st = db->stmts[which];
     int rc = mysql_stmt_fetch(st);
+    /* Truncation is what columns bound with db_bind_sized report; the caller fetches them
+     * with db_fetch_column, and checks the lengths of the others. */
     if (rc == 0 || rc == MYSQL_DATA_TRUNCATED)
-        return rc == 0 ? 1 : -1;
+        return 1;
     if (rc == MYSQL_NO_DATA)
         return 0;
     log_msg(LOG_ERR, request_id, "database: fetch failed: %s (%u)", mysql_stmt_error(st),

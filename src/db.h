@@ -13,6 +13,18 @@ enum db_stmt {
     DB_SESSION_LOOKUP,
     DB_LEADLIST_INSERT,
     DB_LEADLIST_EXISTS,
+    DB_LEADLIST_READ,
+    DB_LEADLIST_LOCK,
+    DB_LEADLIST_UPDATE_FIELDS,
+    DB_LEADLIST_UPDATE_ALL,
+    DB_LEADLIST_DELETE,
+    DB_USER_INSERT,
+    DB_USER_DELETE,
+    DB_CHANGE_INSERT,
+    DB_CHANGE_FIND,
+    DB_CHANGES_DELETE,
+    DB_PAGE_ADMIN,
+    DB_PAGE_MEMBER,
     DB_IDEM_FIND,
     DB_IDEM_INSERT,
     DB__STMT_COUNT
@@ -50,13 +62,30 @@ enum db_result db_ensure(struct db *db, const char *request_id);
 
 MYSQL_STMT *db_stmt(struct db *db, enum db_stmt which);
 
+/* Parameters and results, bound to values the caller keeps alive until the statement has
+ * run (MYSQL_BIND points at them). The bind must be zeroed first. */
+void db_bind_blob(MYSQL_BIND *b, const void *data, unsigned long *len);
+void db_bind_text(MYSQL_BIND *b, const char *text, unsigned long *len);
+void db_bind_uint(MYSQL_BIND *b, unsigned int *v);
+void db_bind_ulonglong(MYSQL_BIND *b, unsigned long long *v);
+/* A DATETIME(3) holding UTC, from or to milliseconds since the epoch (db_time_ms). */
+void db_bind_time(MYSQL_BIND *b, MYSQL_TIME *t, int64_t ms);
+int64_t db_time_ms(const MYSQL_TIME *t);
+/* A result column whose size is learnt from the row: fetch it with db_fetch_column. */
+void db_bind_sized(MYSQL_BIND *b, unsigned long *len, my_bool *is_null);
+/* Fetches column col of the current row (bound with db_bind_sized, its length known) into
+ * buf (at least *b->length + 1 bytes, NUL-terminated). 0, or -1 (logged). */
+int db_fetch_column(struct db *db, enum db_stmt which, MYSQL_BIND *b, unsigned col, char *buf,
+                    const char *request_id);
+
 /* Binds params (and results, when not NULL) and executes. Outside db_begin the statement
  * commits by itself (autocommit). On failure the error is logged, the transaction rolled back
  * and, for a lost connection, the connection dropped so the next db_ensure reconnects. */
 enum db_result db_execute(struct db *db, enum db_stmt which, MYSQL_BIND *params,
                           MYSQL_BIND *results, const char *request_id);
 
-/* Fetches the next row of a statement executed with results. 1 row, 0 no more, -1 error. */
+/* Fetches the next row of a statement executed with results. 1 row, 0 no more, -1 error.
+ * Columns bound with db_bind_sized are then fetched with db_fetch_column. */
 int db_fetch(struct db *db, enum db_stmt which, const char *request_id);
 
 /* Ends the statement's result set so the connection is free for the next one. */

@@ -69,29 +69,40 @@ struct ids_set *ids_set_new(struct arena *a, size_t max_items)
     return set;
 }
 
+/* The slot that holds key, or the empty slot where it would go. */
+static struct ids_slot *find_slot(const struct ids_set *set, const unsigned char *k, size_t len,
+                                  uint64_t h)
+{
+    size_t i = (size_t)h & set->mask;
+    for (;;) {
+        struct ids_slot *slot = &set->slots[i];
+        /* memcmp is skipped for empty keys, whose pointer may legitimately be NULL. */
+        if (!slot->used ||
+            (slot->hash == h && slot->len == len && (len == 0 || memcmp(slot->key, k, len) == 0)))
+            return slot;
+        i = (i + 1) & set->mask;
+    }
+}
+
 int ids_set_add(struct ids_set *set, const void *key, size_t len)
 {
     const unsigned char *k = key;
     uint64_t h = fnv1a64(k, len);
-    size_t i = (size_t)h & set->mask;
-
-    for (;;) {
-        struct ids_slot *slot = &set->slots[i];
-        if (!slot->used)
-            break;
-        /* memcmp is skipped for empty keys, whose pointer may legitimately be NULL. */
-        if (slot->hash == h && slot->len == len && (len == 0 || memcmp(slot->key, k, len) == 0))
-            return 0;
-        i = (i + 1) & set->mask;
-    }
-
+    struct ids_slot *slot = find_slot(set, k, len, h);
+    if (slot->used)
+        return 0;
     if (set->count >= set->max_items)
         return -1;
-    struct ids_slot *slot = &set->slots[i];
     slot->key = k;
     slot->len = len;
     slot->hash = h;
     slot->used = true;
     set->count++;
     return 1;
+}
+
+bool ids_set_contains(const struct ids_set *set, const void *key, size_t len)
+{
+    const unsigned char *k = key;
+    return find_slot(set, k, len, fnv1a64(k, len))->used;
 }

@@ -23,4 +23,7 @@ struct ids_set *ids_set_new(struct arena *a, size_t max_items);
  * (more than max_items distinct keys). */
 int ids_set_add(struct ids_set *set, const void *key, size_t len);
 
+/* True when key is in the set. */
+bool ids_set_contains(const struct ids_set *set, const void *key, size_t len);
+
 #endif

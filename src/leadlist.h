@@ -30,9 +30,12 @@ struct leadlist {
     size_t person_count;
     uint8_t (*company_ids)[UUID_LEN]; /* de-duplicated, request order */
     size_t company_count;
-    const char *user_id; /* the creator: the only entry of userIds on create */
+    struct leadlist_str *user_ids; /* who may act on it: the creator first */
+    size_t user_count;
     const char *org_id;
-    int64_t created_ms; /* also updatedAt on create */
+    int64_t created_ms;
+    int64_t updated_ms;
+    uint32_t version; /* 1 at creation, one more with each change that alters the list */
 };
 
 static inline const char *leadlist_type_name(enum leadlist_type t)

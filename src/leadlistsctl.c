@@ -181,27 +181,45 @@ static int session_revoke(MYSQL *conn, int argc, char **argv)
     return 0;
 }
 
-/* Deletes expired Idempotency-Keys in small batches so no long lock is held. */
+/* Runs a DELETE ... LIMIT 1000 until it deletes fewer, so no long lock is held. Returns the
+ * rows deleted, or -1. */
+static long long delete_in_batches(MYSQL *conn, const char *sql, size_t len)
+{
+    long long total = 0;
+    for (;;) {
+        if (mysql_real_query(conn, sql, len) != 0 || mysql_commit(conn) != 0) {
+            fprintf(stderr, "leadlistsctl: keys sweep: %s\n", mysql_error(conn));
+            return -1;
+        }
+        my_ulonglong n = mysql_affected_rows(conn);
+        total += (long long)n;
+        if (n < 1000)
+            return total;
+    }
+}
+
+/* Deletes expired Idempotency-Keys, and the records of changes older than a day (a worker
+ * only needs one for the seconds after its commit, to learn whether a commit whose answer it
+ * lost was stored). */
 static int keys_sweep(MYSQL *conn, int argc)
 {
     if (argc != 1) {
         usage(stderr);
         return 2;
     }
-    unsigned long long total = 0;
-    for (;;) {
-        static const char sql[] =
-            "DELETE FROM idempotency_keys WHERE expires_at <= UTC_TIMESTAMP(3) LIMIT 1000";
-        if (mysql_real_query(conn, sql, sizeof(sql) - 1) != 0 || mysql_commit(conn) != 0) {
-            fprintf(stderr, "leadlistsctl: keys sweep: %s\n", mysql_error(conn));
-            return 1;
-        }
-        my_ulonglong n = mysql_affected_rows(conn);
-        total += n;
-        if (n < 1000)
-            break;
-    }
-    printf("%llu expired key%s removed\n", total, total == 1 ? "" : "s");
+    static const char keys[] =
+        "DELETE FROM idempotency_keys WHERE expires_at <= UTC_TIMESTAMP(3) LIMIT 1000";
+    static const char changes[] =
+        "DELETE FROM leadlist_changes"
+        " WHERE changed_at < UTC_TIMESTAMP(3) - INTERVAL 1 DAY LIMIT 1000";
+    long long n_keys = delete_in_batches(conn, keys, sizeof(keys) - 1);
+    if (n_keys < 0)
+        return 1;
+    long long n_changes = delete_in_batches(conn, changes, sizeof(changes) - 1);
+    if (n_changes < 0)
+        return 1;
+    printf("%lld expired key%s removed\n", n_keys, n_keys == 1 ? "" : "s");
+    printf("%lld change record%s older than a day removed\n", n_changes, n_changes == 1 ? "" : "s");
     return 0;
 }
 

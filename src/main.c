@@ -19,8 +19,8 @@
 #include "config.h"
 #include "crypto.h"
 #include "db.h"
-#include "handler.h"
 #include "log.h"
+#include "op.h"
 #include "pool.h"
 #include "request.h"
 #include "route.h"
@@ -239,6 +239,10 @@ int main(int argc, char **argv)
     struct config config;
     char err[512];
     if (config_load(config_path, &config, err, sizeof(err)) != 0) {
+        fprintf(stderr, "leadlists-fcgi: %s\n", err);
+        return 2;
+    }
+    if (config_load_cursor_key(&config, err, sizeof(err)) != 0) {
         fprintf(stderr, "leadlists-fcgi: %s\n", err);
         return 2;
     }

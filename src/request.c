@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "http.h"
 #include "log.h"
 #include "respond.h"
 
@@ -39,23 +40,27 @@ void request_begin(struct request *r)
 {
     FCGX_ParamArray env = r->fcgx.envp;
     r->method = FCGX_GetParam("REQUEST_METHOD", env);
-    r->path = FCGX_GetParam("DOCUMENT_URI", env);
-    if (r->path == NULL) {
-        /* Without DOCUMENT_URI, take REQUEST_URI up to its query string. */
-        const char *uri = FCGX_GetParam("REQUEST_URI", env);
-        if (uri != NULL) {
-            size_t n = strcspn(uri, "?");
-            r->path = arena_strndup(r->arena, uri, n);
-        }
-    }
+    /* The path as sent: a percent escape or a dot segment in it then matches no route, where
+     * the decoded DOCUMENT_URI would have turned it into another path. */
+    const char *uri = FCGX_GetParam("REQUEST_URI", env);
+    if (uri != NULL)
+        r->path = arena_strndup(r->arena, uri, strcspn(uri, "?"));
+    else
+        r->path = FCGX_GetParam("DOCUMENT_URI", env);
     if (r->method == NULL)
         r->method = "";
     if (r->path == NULL)
         r->path = "";
+    r->query = FCGX_GetParam("QUERY_STRING", env);
+    if (r->query == NULL)
+        r->query = "";
+    r->head = strcmp(r->method, "HEAD") == 0;
     r->content_type = FCGX_GetParam("CONTENT_TYPE", env);
     r->content_length = FCGX_GetParam("CONTENT_LENGTH", env);
     r->authorization = FCGX_GetParam("HTTP_AUTHORIZATION", env);
     r->idempotency_key = FCGX_GetParam("HTTP_IDEMPOTENCY_KEY", env);
+    r->if_match = FCGX_GetParam("HTTP_IF_MATCH", env);
+    r->if_none_match = FCGX_GetParam("HTTP_IF_NONE_MATCH", env);
     r->http_status = 0;
     r->retry_after = 1;
     r->answered = false;
@@ -77,44 +82,22 @@ long request_read(struct request *r, void *buf, size_t cap)
     return n;
 }
 
-static const char *reason(int status)
-{
-    switch (status) {
-    case 201:
-        return "Created";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 409:
-        return "Conflict";
-    case 413:
-        return "Payload Too Large";
-    case 415:
-        return "Unsupported Media Type";
-    case 422:
-        return "Unprocessable Entity";
-    case 503:
-        return "Service Unavailable";
-    default:
-        return "Internal Server Error";
-    }
-}
-
 int request_send(struct request *r, int http_status, const char *body, size_t len)
 {
     char head[1024];
+    /* 204 and 304 have no body: no type and no length for one (a 304's Content-Length would
+     * have to be the 200's). */
+    bool bodyless = http_status == 204 || http_status == 304;
+    char length[96] = "";
+    if (!bodyless)
+        snprintf(length, sizeof(length),
+                 "Content-Type: application/json; charset=utf-8\r\nContent-Length: %zu\r\n", len);
     int n = snprintf(head, sizeof(head),
                      "Status: %d %s\r\n"
-                     "Content-Type: application/json; charset=utf-8\r\n"
-                     "Content-Length: %zu\r\n"
+                     "%s"
                      "X-Request-Id: %s\r\n"
                      "Cache-Control: no-store\r\n",
-                     http_status, reason(http_status), len, r->id);
+                     http_status, status_reason(http_status), length, r->id);
     for (size_t i = 0; i < r->extra_count && n > 0 && (size_t)n < sizeof(head); i++)
         n += snprintf(head + n, sizeof(head) - (size_t)n, "%s\r\n", r->extra_headers[i]);
     if (n < 0 || (size_t)n + 2 >= sizeof(head)) {
@@ -125,12 +108,33 @@ int request_send(struct request *r, int http_status, const char *body, size_t le
     n += 2;
     r->http_status = http_status;
     r->answered = true;
+    /* A HEAD gets the headers of the GET, Content-Length included, and no body. */
+    if (r->head)
+        len = 0;
     if (FCGX_PutStr(head, n, r->fcgx.out) != n ||
         (len > 0 && FCGX_PutStr(body, (int)len, r->fcgx.out) != (int)len)) {
         log_msg(LOG_WARNING, r->id, "writing the response failed (client gone?)");
         return -1;
     }
     return 0;
+}
+
+void request_add_etag(struct request *r, uint32_t version)
+{
+    char tag[HTTP_ETAG_MAX + 1];
+    http_etag(version, tag);
+    char *line = arena_alloc(r->arena, sizeof(tag) + 8);
+    if (line == NULL)
+        return;
+    snprintf(line, sizeof(tag) + 8, "ETag: %s", tag);
+    request_add_header(r, line);
+}
+
+int request_send_tagged(struct request *r, int http_status, uint32_t version, const char *body,
+                        size_t len)
+{
+    request_add_etag(r, version);
+    return request_send(r, http_status, body, len);
 }
 
 int request_fail(struct request *r, enum status s, const struct problems *problems)

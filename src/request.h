@@ -6,6 +6,7 @@
 #include <fcgiapp.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "arena.h"
 #include "problems.h"
@@ -19,11 +20,15 @@ struct request {
     struct arena *arena;
     char id[REQUEST_ID_MAX + 1];
     const char *method;
-    const char *path;
-    const char *content_type;    /* NULL when absent */
+    const char *path;         /* as the client sent it, without the query: never percent-decoded */
+    const char *query;        /* QUERY_STRING; "" when absent */
+    bool head;                /* a HEAD: answered as GET, without the body */
+    const char *content_type; /* NULL when absent */
     const char *content_length;  /* NULL when absent */
     const char *authorization;   /* NULL when absent */
     const char *idempotency_key; /* NULL when absent */
+    const char *if_match;        /* NULL when absent */
+    const char *if_none_match;   /* NULL when absent */
     int http_status;             /* what was answered, for the access log */
     unsigned retry_after;        /* seconds sent with 503 */
     bool answered;
@@ -40,8 +45,15 @@ void request_add_header(struct request *r, const char *line);
 /* Reads up to cap body bytes; returns the count, 0 at the end, -1 on error. */
 long request_read(struct request *r, void *buf, size_t cap);
 
-/* Writes status, headers and body in one go. content_type NULL means JSON. */
+/* Writes status, headers and body (JSON; none for a HEAD) in one go. */
 int request_send(struct request *r, int http_status, const char *body, size_t len);
+
+/* Adds `ETag: "<version>"` to the next answer. */
+void request_add_etag(struct request *r, uint32_t version);
+
+/* request_send with the ETag of version among the headers. */
+int request_send_tagged(struct request *r, int http_status, uint32_t version, const char *body,
+                        size_t len);
 
 /* Builds and sends the JSON error envelope for s (with details from problems, may be NULL). */
 int request_fail(struct request *r, enum status s, const struct problems *problems);

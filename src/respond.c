@@ -69,7 +69,154 @@ static int take(struct arena *a, yajl_gen g, const char **out, size_t *len)
     return 0;
 }
 
+/* The fields every list answer starts with: id, icpId, name, type, startDate, endDate. */
+static yajl_gen_status gen_head(yajl_gen g, const struct leadlist *l)
+{
+    yajl_gen_status st = gen_cstr(g, "id");
+    if (st == yajl_gen_status_ok)
+        st = gen_uuid(g, l->id);
+    if (st == yajl_gen_status_ok)
+        st = gen_cstr(g, "icpId");
+    if (st == yajl_gen_status_ok)
+        st = l->has_icp_id ? gen_uuid(g, l->icp_id) : yajl_gen_null(g);
+    if (st == yajl_gen_status_ok)
+        st = gen_cstr(g, "name");
+    if (st == yajl_gen_status_ok)
+        st = yajl_gen_string(g, (const unsigned char *)l->name, l->name_len);
+    if (st == yajl_gen_status_ok)
+        st = gen_key_str(g, "type", leadlist_type_name(l->type));
+    if (st == yajl_gen_status_ok)
+        st = gen_cstr(g, "startDate");
+    if (st == yajl_gen_status_ok)
+        st = gen_time(g, l->start_ms);
+    if (st == yajl_gen_status_ok)
+        st = gen_cstr(g, "endDate");
+    if (st == yajl_gen_status_ok)
+        st = gen_time(g, l->end_ms);
+    return st;
+}
+
+static yajl_gen_status gen_uuids(yajl_gen g, const uint8_t (*ids)[UUID_LEN], size_t count)
+{
+    yajl_gen_status st = yajl_gen_array_open(g);
+    for (size_t i = 0; i < count && st == yajl_gen_status_ok; i++)
+        st = gen_uuid(g, ids[i]);
+    return st != yajl_gen_status_ok ? st : yajl_gen_array_close(g);
+}
+
+/* ... and end with: userIds, createdAt, updatedAt. */
+static yajl_gen_status gen_tail(yajl_gen g, const struct leadlist *l)
+{
+    yajl_gen_status st = gen_cstr(g, "userIds");
+    if (st == yajl_gen_status_ok)
+        st = gen_strings(g, l->user_ids, l->user_count);
+    if (st == yajl_gen_status_ok)
+        st = gen_cstr(g, "createdAt");
+    if (st == yajl_gen_status_ok)
+        st = gen_time(g, l->created_ms);
+    if (st == yajl_gen_status_ok)
+        st = gen_cstr(g, "updatedAt");
+    if (st == yajl_gen_status_ok)
+        st = gen_time(g, l->updated_ms);
+    return st;
+}
+
 int respond_leadlist(struct arena *a, const struct leadlist *l, const char **body, size_t *len)
+{
+    int rc = -1;
+    yajl_gen g = gen_new();
+    if (g == NULL)
+        return -1;
+    GEN(yajl_gen_map_open(g));
+    GEN(gen_head(g, l));
+    GEN(gen_cstr(g, "personIds"));
+    GEN(gen_strings(g, l->person_ids, l->person_count));
+    GEN(gen_cstr(g, "companyIds"));
+    GEN(gen_uuids(g, (const uint8_t(*)[UUID_LEN])l->company_ids, l->company_count));
+    GEN(gen_tail(g, l));
+    GEN(yajl_gen_map_close(g));
+    rc = take(a, g, body, len);
+cleanup:
+    yajl_gen_free(g);
+    return rc;
+}
+
+int respond_page(struct arena *a, const struct leadlist *items, size_t count,
+                 const char *next_cursor, const char **body, size_t *len)
+{
+    int rc = -1;
+    yajl_gen g = gen_new();
+    if (g == NULL)
+        return -1;
+    GEN(yajl_gen_map_open(g));
+    GEN(gen_cstr(g, "leadlists"));
+    GEN(yajl_gen_array_open(g));
+    for (size_t i = 0; i < count; i++) {
+        const struct leadlist *l = &items[i];
+        GEN(yajl_gen_map_open(g));
+        GEN(gen_head(g, l));
+        GEN(gen_cstr(g, "personCount"));
+        GEN(yajl_gen_integer(g, (long long)l->person_count));
+        GEN(gen_cstr(g, "companyCount"));
+        GEN(yajl_gen_integer(g, (long long)l->company_count));
+        GEN(gen_tail(g, l));
+        GEN(yajl_gen_map_close(g));
+    }
+    GEN(yajl_gen_array_close(g));
+    GEN(gen_cstr(g, "nextCursor"));
+    GEN(next_cursor != NULL ? gen_cstr(g, next_cursor) : yajl_gen_null(g));
+    GEN(yajl_gen_map_close(g));
+    rc = take(a, g, body, len);
+cleanup:
+    yajl_gen_free(g);
+    return rc;
+}
+
+/* The request's ids picked by indexes, as strings (company UUIDs in lower case). */
+static yajl_gen_status gen_picked(yajl_gen g, const struct respond_ids *ids, const size_t *pick,
+                                  size_t count)
+{
+    yajl_gen_status st = yajl_gen_array_open(g);
+    for (size_t i = 0; i < count && st == yajl_gen_status_ok; i++) {
+        size_t k = pick[i];
+        st = ids->strs != NULL
+                 ? yajl_gen_string(g, (const unsigned char *)ids->strs[k].ptr, ids->strs[k].len)
+                 : gen_uuid(g, ids->uuids[k]);
+    }
+    return st != yajl_gen_status_ok ? st : yajl_gen_array_close(g);
+}
+
+int respond_members(struct arena *a, const struct leadlist *l, bool added,
+                    const struct respond_ids *ids, const size_t *done, size_t done_count,
+                    const size_t *other, size_t other_count, const char **body, size_t *len)
+{
+    int rc = -1;
+    yajl_gen g = gen_new();
+    if (g == NULL)
+        return -1;
+    size_t members = l->type == LEADLIST_COMPANY ? l->company_count : l->person_count;
+    GEN(yajl_gen_map_open(g));
+    GEN(gen_cstr(g, "id"));
+    GEN(gen_uuid(g, l->id));
+    GEN(gen_key_str(g, "type", leadlist_type_name(l->type)));
+    GEN(gen_cstr(g, added ? "added" : "removed"));
+    GEN(gen_picked(g, ids, done, done_count));
+    GEN(gen_cstr(g, added ? "alreadyPresent" : "notPresent"));
+    GEN(gen_picked(g, ids, other, other_count));
+    GEN(gen_cstr(g, "memberCount"));
+    GEN(yajl_gen_integer(g, (long long)members));
+    GEN(gen_cstr(g, "updatedAt"));
+    GEN(gen_time(g, l->updated_ms));
+    GEN(yajl_gen_map_close(g));
+    rc = take(a, g, body, len);
+cleanup:
+    yajl_gen_free(g);
+    return rc;
+}
+
+int respond_users(struct arena *a, const struct leadlist *l, bool added,
+                  const struct respond_ids *ids, const size_t *done, size_t done_count,
+                  const size_t *other, size_t other_count, const char **body, size_t *len)
 {
     int rc = -1;
     yajl_gen g = gen_new();
@@ -78,30 +225,14 @@ int respond_leadlist(struct arena *a, const struct leadlist *l, const char **bod
     GEN(yajl_gen_map_open(g));
     GEN(gen_cstr(g, "id"));
     GEN(gen_uuid(g, l->id));
-    GEN(gen_cstr(g, "icpId"));
-    GEN(l->has_icp_id ? gen_uuid(g, l->icp_id) : yajl_gen_null(g));
-    GEN(gen_cstr(g, "name"));
-    GEN(yajl_gen_string(g, (const unsigned char *)l->name, l->name_len));
-    GEN(gen_key_str(g, "type", leadlist_type_name(l->type)));
-    GEN(gen_cstr(g, "startDate"));
-    GEN(gen_time(g, l->start_ms));
-    GEN(gen_cstr(g, "endDate"));
-    GEN(gen_time(g, l->end_ms));
-    GEN(gen_cstr(g, "personIds"));
-    GEN(gen_strings(g, l->person_ids, l->person_count));
-    GEN(gen_cstr(g, "companyIds"));
-    GEN(yajl_gen_array_open(g));
-    for (size_t i = 0; i < l->company_count; i++)
-        GEN(gen_uuid(g, l->company_ids[i]));
-    GEN(yajl_gen_array_close(g));
+    GEN(gen_cstr(g, added ? "added" : "removed"));
+    GEN(gen_picked(g, ids, done, done_count));
+    GEN(gen_cstr(g, added ? "alreadyPresent" : "notPresent"));
+    GEN(gen_picked(g, ids, other, other_count));
     GEN(gen_cstr(g, "userIds"));
-    GEN(yajl_gen_array_open(g));
-    GEN(gen_cstr(g, l->user_id));
-    GEN(yajl_gen_array_close(g));
-    GEN(gen_cstr(g, "createdAt"));
-    GEN(gen_time(g, l->created_ms));
+    GEN(gen_strings(g, l->user_ids, l->user_count));
     GEN(gen_cstr(g, "updatedAt"));
-    GEN(gen_time(g, l->created_ms));
+    GEN(gen_time(g, l->updated_ms));
     GEN(yajl_gen_map_close(g));
     rc = take(a, g, body, len);
 cleanup:

@@ -1,9 +1,10 @@
-/* The route table: method and path to handler. 404 and 405 are decided here, and
- * authentication runs for every route not marked ROUTE_PUBLIC. */
+/* The route table: method and path (with {id} segments) to an operation and the steps it
+ * needs. 404 and 405 (with Allow) are decided here, before anything else, and every error an
+ * operation returns is rendered here, once. */
 #ifndef LEADLISTS_ROUTE_H
 #define LEADLISTS_ROUTE_H
 
-#include "handler.h"
+#include "op.h"
 #include "request.h"
 
 /* Handles one request from routing to the answer. */

@@ -15,9 +15,14 @@ my $before = counts();
 
 # --- unknown paths: 404 before authentication ----------------------------------------------
 
+my $ID = '0193f1d2-6c1e-7a4b-9c2d-3e4f5a6b7c8d';
 for my $path ('/api/v1/nope', '/api/v1/entities', '/api/v1/entities/', '/api/v1/entities/leadlists/',
-              '/api/v1/entities/leadlists/0193f1d2-6c1e-7a4b-9c2d-3e4f5a6b7c8d',
-              '/api/v1/entities/leadlistsx', '/api/v1/entities/LEADLISTS', '/api/v1/') {
+              '/api/v1/entities/leadlistsx', '/api/v1/entities/LEADLISTS', '/api/v1/',
+              ROUTE . '/not-a-uuid', ROUTE . "/$ID/", ROUTE . "/$ID/extra", ROUTE . "/$ID/add-members/",
+              ROUTE . '/0193f1d2-6c1e-7a4b-9c2d-3e4f5a6b7c8', ROUTE . '/0193f1d26c1e7a4b9c2d3e4f5a6b7c8d',
+              ROUTE . '/0193f1d2-6c1e-7a4b-9c2d-3e4f5a6b7c8d0', ROUTE . '/0193f1d2%2D6c1e-7a4b-9c2d-3e4f5a6b7c8d',
+              ROUTE . '/%30193f1d2-6c1e-7a4b-9c2d-3e4f5a6b7c8d', ROUTE . "/$ID/%61dd-members",
+              ROUTE . "/../leadlists/$ID", ROUTE . "/x/../$ID", ROUTE . '/' . ('a' x 10000)) {
     my $r = api(path => $path, body => valid_body());
     error_ok($r, 404, 'NOT_FOUND', "unauthenticated POST $path");
     $r = api(path => $path, token => $token, body => valid_body());
@@ -28,20 +33,31 @@ for my $path ('/api/v1/nope', '/api/v1/entities', '/api/v1/entities/', '/api/v1/
 }
 $before = nothing_written($before, 'unknown paths');
 
-# --- wrong methods: 405 with Allow: POST, before authentication -----------------------------
+# --- wrong methods: 405 with the path's Allow, before authentication ------------------------
 
-for my $method (qw(GET PUT DELETE PATCH OPTIONS)) {
-    my $r = api(method => $method);
-    error_ok($r, 405, 'METHOD_NOT_ALLOWED', "unauthenticated $method on the route");
-    $r = api(method => $method, token => $token, body => valid_body());
-    error_ok($r, 405, 'METHOD_NOT_ALLOWED', "authenticated $method with a valid body");
-    $before = nothing_written($before, "authenticated $method with a valid body");
+my %ALLOW = (ROUTE, 'GET, HEAD, POST', ROUTE . "/$ID", 'GET, HEAD, PATCH, DELETE',
+             map { (ROUTE . "/$ID/$_", 'POST') } qw(add-members remove-members add-users remove-users));
+my %WRONG = (ROUTE, [qw(PUT DELETE PATCH OPTIONS)], ROUTE . "/$ID", [qw(POST PUT OPTIONS)],
+             map { (ROUTE . "/$ID/$_", [qw(GET PUT DELETE PATCH)]) } qw(add-members remove-members add-users remove-users));
+for my $path (sort keys %WRONG) {
+    for my $method (@{ $WRONG{$path} }) {
+        my $r = api(method => $method, path => $path);
+        error_ok($r, 405, 'METHOD_NOT_ALLOWED', "unauthenticated $method $path");
+        is(header($r, 'allow'), $ALLOW{$path}, "unauthenticated $method $path: Allow: $ALLOW{$path}");
+        $r = api(method => $method, path => $path, token => $token, body => valid_body());
+        error_ok($r, 405, 'METHOD_NOT_ALLOWED', "authenticated $method $path with a valid body");
+        $before = nothing_written($before, "authenticated $method $path with a valid body");
+    }
 }
 {
+    # An upper-case id is the same list: it reaches the operation (404: no such list).
+    my $r = api(method => 'GET', path => ROUTE . '/' . uc $ID, token => $token);
+    error_ok($r, 404, 'NOT_FOUND', 'GET of an upper-case id that names no list');
+    is($r->{json}{error}{message}, 'Lead list not found', 'an upper-case id is matched as an id');
     # HEAD has no body in the answer, but the status and Allow are the same.
-    my $r = api(method => 'HEAD');
-    is($r->{status}, 405, 'HEAD on the route: 405') or diag(describe($r));
-    like(header($r, 'allow') // '', qr/^\s*POST\s*$/, 'HEAD on the route: Allow: POST');
+    $r = api(method => 'HEAD', path => ROUTE . "/$ID/add-members");
+    is($r->{status}, 405, 'HEAD on add-members: 405') or diag(describe($r));
+    is(header($r, 'allow'), 'POST', 'HEAD on add-members: Allow: POST');
     $r = api(method => 'TRACE');
     error_ok($r, 405, 'METHOD_NOT_ALLOWED', 'TRACE on the route');
 }
@@ -50,7 +66,7 @@ $before = nothing_written($before, 'wrong methods');
 # --- request ids ----------------------------------------------------------------------------
 
 {
-    my @ids = map { header(api(method => 'GET'), 'x-request-id') // '' } 1 .. 3;
+    my @ids = map { header(api(method => 'PUT'), 'x-request-id') // '' } 1 .. 3;
     my %seen = map { $_ => 1 } grep { $_ ne '' } @ids;
     is(scalar keys %seen, 3, 'three requests get three distinct X-Request-Id values')
       or diag("got: @ids");

@@ -58,48 +58,9 @@ sub db($action) {
 
 # --- processes ---------------------------------------------------------------------------------
 
-sub comm($pid) {
-    open my $fh, '<', "/proc/$pid/comm" or return '';
-    my $c = <$fh> // '';
-    chomp $c;
-    return $c;
-}
-
-sub ppid($pid) {
-    open my $fh, '<', "/proc/$pid/stat" or return 0;
-    my $s = <$fh> // '';
-    return $s =~ /\)\s+(\S)\s+(\d+)/ && $1 ne 'Z' ? $2 : 0;
-}
-
-# The live worker processes: pool_worker_pids() (the pool process's children) where Test.pm
-# has it and the pool answers; else the pids worker_pids() gives that run leadlists-fcgi, and the
-# leadlists-fcgi children of any other it gives (a pid file may name a supervisor).
-sub live_workers() {
-    if (my $pool = Leadlists::Test->can('pool_worker_pids')) {
-        my @p = $pool->();
-        return @p if @p;
-    }
-    my (@w, %parent);
-    for my $pid (worker_pids()) {
-        if (comm($pid) eq 'leadlists-fcgi') {
-            push @w, $pid if ppid($pid);
-        } elsif (comm($pid) ne '') {
-            $parent{$pid} = 1;
-        }
-    }
-    if (%parent) {
-        for my $dir (glob '/proc/[0-9]*') {
-            my ($pid) = $dir =~ /(\d+)$/;
-            push @w, $pid if $parent{ ppid($pid) } && comm($pid) eq 'leadlists-fcgi';
-        }
-    }
-    my %seen;
-    return sort { $a <=> $b } grep { !$seen{$_}++ } @w;
-}
-
 sub same_workers_ok($want, $name) {
     local $Test::Builder::Level = $Test::Builder::Level + 1;
-    my @now = live_workers();
+    my @now = pool_worker_pids();
     return is_deeply(\@now, $want, "$name: no worker died or was replaced")
       || diag("workers before: @$want; now: @now");
 }
@@ -180,7 +141,7 @@ sub kill_worker_connections() {
 
 # --- the start -------------------------------------------------------------------------------------
 
-my @workers = live_workers();
+my @workers = pool_worker_pids();
 ok(scalar @workers, 'the pool has live workers') or diag('worker_pids: ' . join(' ', worker_pids()));
 my $N = @workers || 4;
 my $start_mark = worker_log_mark();
@@ -435,11 +396,6 @@ sub release_lock() {
 
 {
     my $name = 'database down at start';
-    my @ppids = map { ppid($_) } @workers;
-    my %sup = map { $_ => comm($_) } @ppids;
-    # Workers that a supervisor watches have it as their parent; spawn-fcgi's are orphans of init.
-    my $supervised = @workers && !grep { $_ <= 1 || $sup{$_} eq '' || $sup{$_} eq 'leadlists-fcgi' } @ppids;
-
     $db_stopped = 1;
     is(db('stop'), 0, "$name: script/db stop succeeds");
 
@@ -458,51 +414,33 @@ sub release_lock() {
         ok(kill(0, $private->{pid}), "$name: the private worker is alive");
     }
 
-    # The pool restarted with the database down: through script/server --restart-pool when it
-    # has it, else by SIGTERM to each worker when a supervisor (their parent) restarts them.
+    # The pool restarted with the database down.
     my $server = "$ENV{LEADLISTS_ROOT}/script/server";
-    my $how = -x $server && `"$server" --help 2>&1` =~ /--restart-pool/ ? 'script/server --restart-pool'
-            : $supervised ? "SIGTERM to each worker (their supervisor is $sup{$ppids[0]})"
-            : undef;
+    my $mark = worker_log_mark();
+    my $t0 = time;
+    is(system('sh', '-c', 'exec "$0" --restart-pool 1>&2', $server), 0, "$name: script/server --restart-pool succeeds");
     my @new;
-    if ($how) {
-        my $mark = worker_log_mark();
-        my $t0 = time;
-        if ($how =~ /restart-pool/) {
-            is(system('sh', '-c', 'exec "$0" --restart-pool 1>&2', $server), 0, "$name: $how succeeds");
-        } else {
-            kill 'TERM', @workers;
-        }
-        while (time - $t0 < within(15)) {
-            @new = live_workers();
-            last if @new == @workers && !grep { my $n = $_; grep { $_ == $n } @workers } @new;
-            sleep 0.1;
-        }
-        diag(sprintf '%s: pool restarted by %s in %.2f s', $name, $how, time - $t0);
-        is(scalar(grep { my $n = $_; !grep { $_ == $n } @workers } @new), scalar @workers,
-           "$name: $how gave a whole pool of new workers") or diag("before: @workers; now: @new");
-        sleep 0.2;
-        my @log = worker_log_since($mark);
-        my @blind = grep { my $p = $_; !grep { /leadlists-fcgi\[$p\] .*database: connect .*failed/ } @log } @new;
-        is(scalar @blind, 0, "$name: every new worker logged that it started without the database")
-          or diag("no failed connect logged by: @blind");
+    while (time - $t0 < within(15)) {
+        @new = pool_worker_pids();
+        last if @new == @workers && !grep { my $n = $_; grep { $_ == $n } @workers } @new;
+        sleep 0.1;
+    }
+    diag(sprintf '%s: pool restarted in %.2f s', $name, time - $t0);
+    is(scalar(grep { my $n = $_; !grep { $_ == $n } @workers } @new), scalar @workers,
+       "$name: a whole pool of new workers") or diag("before: @workers; now: @new");
+    sleep 0.2;
+    my @log = worker_log_since($mark);
+    my @blind = grep { my $p = $_; !grep { /leadlists-fcgi\[$p\] .*database: connect .*failed/ } @log } @new;
+    is(scalar @blind, 0, "$name: every new worker logged that it started without the database")
+      or diag("no failed connect logged by: @blind");
+    {
         my $r = post(name => "$name: pool", timeout => 20);
         unavailable_ok($r, "$name: the pool started without the database");
         cmp_ok($r->{elapsed}, '<', within($CONNECT_TIMEOUT + 1), "$name: the new pool answers within db_connect_timeout + 1 s")
           or diag("took $r->{elapsed} s");
         diag(sprintf '%s: the new pool answered 503 in %.3f s', $name, $r->{elapsed});
-        ok(!grep({ !kill 0, $_ } @new), "$name: the new workers are alive with the database down");
-    } else {
-      TODO: {
-            todo_skip 'no way to restart only the pool: script/server has no --restart-pool and the workers'
-              . ' have no supervisor (their parent is PID ' . join(',', sort keys %sup) . ': spawn-fcgi orphans'
-              . '); the private worker above covers a worker started without the database', 5;
-        }
-        @new = @workers;
-        my $r = post(name => "$name: pool (not restarted)", timeout => 20);
-        unavailable_ok($r, "$name: the running pool with the database down");
-        cmp_ok($r->{elapsed}, '<', within($CONNECT_TIMEOUT + 1), "$name: the running pool answers within db_connect_timeout + 1 s");
     }
+    ok(!grep({ !kill 0, $_ } @new), "$name: the new workers are alive with the database down");
 
     is(db('start'), 0, "$name: script/db start succeeds") and $db_stopped = 0;
     my $ready = time;

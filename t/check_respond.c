@@ -33,7 +33,10 @@ START_TEST(leadlist_body_in_contract_order)
     l.created_ms = 1704191400000LL; /* 2024-01-02T10:30:00Z */
     l.person_ids = persons;
     l.person_count = 2;
-    l.user_id = "user_xyz789";
+    struct leadlist_str user = {"user_xyz789", 11};
+    l.user_ids = &user;
+    l.user_count = 1;
+    l.updated_ms = l.created_ms;
     const char *body;
     size_t len;
     ck_assert_int_eq(respond_leadlist(arena, &l, &body, &len), 0);
@@ -62,7 +65,10 @@ START_TEST(leadlist_body_null_icp_and_companies)
     l.type = LEADLIST_COMPANY;
     l.company_ids = companies;
     l.company_count = 2;
-    l.user_id = "u";
+    struct leadlist_str user = {"u", 1};
+    l.user_ids = &user;
+    l.user_count = 1;
+    l.updated_ms = l.created_ms;
     const char *body;
     size_t len;
     ck_assert_int_eq(respond_leadlist(arena, &l, &body, &len), 0);
@@ -161,7 +167,10 @@ START_TEST(person_ids_span_matches_the_stored_encoding)
     l.name_len = strlen(l.name);
     l.person_ids = persons;
     l.person_count = 3;
-    l.user_id = "u";
+    struct leadlist_str user = {"u", 1};
+    l.user_ids = &user;
+    l.user_count = 1;
+    l.updated_ms = l.created_ms;
     const char *body, *span, *array;
     size_t len, span_len, array_len;
     ck_assert_int_eq(respond_leadlist(arena, &l, &body, &len), 0);
@@ -178,6 +187,72 @@ START_TEST(person_ids_span_matches_the_stored_encoding)
 }
 END_TEST
 
+START_TEST(page_items_carry_counts)
+{
+    struct leadlist_str persons[] = {{"a", 1}, {"b", 1}};
+    struct leadlist_str user = {"u", 1};
+    struct leadlist items[2];
+    memset(items, 0, sizeof(items));
+    for (int i = 0; i < 2; i++) {
+        items[i].name = "n";
+        items[i].name_len = 1;
+        items[i].user_ids = &user;
+        items[i].user_count = 1;
+        items[i].person_ids = persons;
+        items[i].person_count = 2;
+    }
+    items[1].type = LEADLIST_COMPANY;
+    items[1].person_count = 0;
+    items[1].company_count = 3;
+    const char *body;
+    size_t len;
+    ck_assert_int_eq(respond_page(arena, items, 2, "CURSOR", &body, &len), 0);
+    ck_assert_ptr_nonnull(strstr(body, "\"endDate\":\"1970-01-01T00:00:00.000Z\",\"personCount\":2,"
+                                       "\"companyCount\":0,\"userIds\":[\"u\"]"));
+    ck_assert_ptr_nonnull(strstr(body, "\"personCount\":0,\"companyCount\":3,"));
+    ck_assert_ptr_null(strstr(body, "personIds"));
+    ck_assert_ptr_nonnull(strstr(body, "],\"nextCursor\":\"CURSOR\"}"));
+    ck_assert_int_eq(strncmp(body, "{\"leadlists\":[{\"id\":", 20), 0);
+    ck_assert_int_eq(respond_page(arena, items, 0, NULL, &body, &len), 0);
+    ck_assert_str_eq(body, "{\"leadlists\":[],\"nextCursor\":null}");
+}
+END_TEST
+
+START_TEST(membership_accounts)
+{
+    struct leadlist_str persons[] = {{"a", 1}, {"b", 1}, {"c", 1}};
+    struct leadlist_str user = {"u", 1};
+    struct leadlist l;
+    memset(&l, 0, sizeof(l));
+    l.person_count = 7;
+    l.user_ids = &user;
+    l.user_count = 1;
+    size_t done[] = {0, 2}, other[] = {1};
+    struct respond_ids ids = {persons, NULL};
+    const char *body;
+    size_t len;
+    ck_assert_int_eq(respond_members(arena, &l, true, &ids, done, 2, other, 1, &body, &len), 0);
+    ck_assert_str_eq(body, "{\"id\":\"00000000-0000-0000-0000-000000000000\",\"type\":\"person\","
+                           "\"added\":[\"a\",\"c\"],\"alreadyPresent\":[\"b\"],\"memberCount\":7,"
+                           "\"updatedAt\":\"1970-01-01T00:00:00.000Z\"}");
+    ck_assert_int_eq(respond_members(arena, &l, false, &ids, done, 0, other, 1, &body, &len), 0);
+    ck_assert_ptr_nonnull(strstr(body, "\"removed\":[],\"notPresent\":[\"b\"],"));
+    uint8_t companies[1][UUID_LEN];
+    ck_assert_int_eq(uuid_parse("6BA7B810-9DAD-11D1-80B4-00C04FD430C8", 36, companies[0]), 0);
+    struct respond_ids cids = {NULL, (const uint8_t(*)[UUID_LEN])companies};
+    l.type = LEADLIST_COMPANY;
+    l.company_count = 1;
+    size_t first[] = {0};
+    ck_assert_int_eq(respond_members(arena, &l, true, &cids, first, 1, NULL, 0, &body, &len), 0);
+    ck_assert_ptr_nonnull(strstr(body, "\"added\":[\"6ba7b810-9dad-11d1-80b4-00c04fd430c8\"],"
+                                       "\"alreadyPresent\":[],\"memberCount\":1,"));
+    ck_assert_int_eq(respond_users(arena, &l, true, &ids, first, 1, other, 1, &body, &len), 0);
+    ck_assert_str_eq(body, "{\"id\":\"00000000-0000-0000-0000-000000000000\",\"added\":[\"a\"],"
+                           "\"alreadyPresent\":[\"b\"],\"userIds\":[\"u\"],"
+                           "\"updatedAt\":\"1970-01-01T00:00:00.000Z\"}");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("respond");
@@ -191,6 +266,8 @@ int main(void)
     tcase_add_test(tc, every_status_has_a_distinct_row);
     tcase_add_test(tc, string_array);
     tcase_add_test(tc, person_ids_span_matches_the_stored_encoding);
+    tcase_add_test(tc, page_items_carry_counts);
+    tcase_add_test(tc, membership_accounts);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -357,7 +357,7 @@ sub valid_body(%over) {
 # --- assertions --------------------------------------------------------------------------
 
 # One assertion: $r is the error envelope with $status and $code, JSON content type,
-# a message, and X-Request-Id equal to error.requestId; 405 also needs Allow: POST and 401
+# a message, and X-Request-Id equal to error.requestId; 405 also needs an Allow list and 401
 # WWW-Authenticate: Bearer; 503 needs Retry-After; 400 needs a non-empty details array of
 # {field, message} strings.
 sub error_ok($r, $status, $code, $name) {
@@ -391,8 +391,10 @@ sub error_ok($r, $status, $code, $name) {
         }
     }
     if ($status == 405) {
+        # The methods of the path: the route's own checks say which.
         my $allow = header($r, 'allow') // '';
-        push @why, "Allow '$allow', want 'POST'" if $allow !~ /^\s*POST\s*$/;
+        push @why, "Allow '$allow' is not a list of the API's methods"
+          if $allow !~ /^\s*(?:GET|HEAD|POST|PATCH|DELETE)(?:\s*,\s*(?:GET|HEAD|POST|PATCH|DELETE))*\s*$/;
     }
     if ($status == 401) {
         my $wa = header($r, 'www-authenticate') // '';
@@ -812,13 +814,8 @@ sub pool_pid()       { return _live_pid_in($ENV{LEADLISTS_POOL_PIDFILE}, 'leadli
 sub supervisor_pid() { return _live_pid_in($ENV{LEADLISTS_SUPERVISOR_PIDFILE}, 'leadlists-pool') }
 
 # The pool's workers now, sorted: the pool process's live children read from /proc; in scalar
-# context, how many. Empty while no pool runs; worker_pids()
-# when the stack has no LEADLISTS_POOL_PIDFILE (a stack started by an older script/server).
+# context, how many. Empty while no pool runs.
 sub pool_worker_pids() {
-    if (!defined $ENV{LEADLISTS_POOL_PIDFILE} || $ENV{LEADLISTS_POOL_PIDFILE} eq '') {
-        my @pids = worker_pids();
-        return @pids;
-    }
     my $mw = pool_pid() // return wantarray ? () : 0;
     my @kids;
     for my $f (glob "/proc/$mw/task/*/children") {
@@ -1043,6 +1040,453 @@ sub reconcile_ok($prefix, $res, $label) {
     Test::More::is(scalar @partial, 0, "$label: no partial list (each row has its creator and its 2 person ids)")
       or Test::More::diag('e.g. ' . join(' ', map { $_ // 'NULL' } @{ $partial[0] }));
     return scalar @rows;
+}
+
+# --- the family: reading and changing lists (t/41 and later) ---
+#
+# Helpers for the tests of the operations on one list and of the list endpoint; nothing above
+# changes. The first part asserts nothing: a test says what a failure means. The fixtures,
+# create_list and share_list, die with the request and its answer when the stack refuses
+# them, since a test cannot go on without its lists. The assertions (the names ending in _ok)
+# come last, each saying how many tests it adds.
+
+push @EXPORT, qw(
+  family_cast create_list share_list get_list change_list etag_of etag_version raw_read
+  list_page all_pages page_item list_row list_row_counts family_counts list_state comparable
+  hex_of random_uuid error_message detail_message answer_without_rid clip race
+  create_list_ok share_list_ok list_unchanged_ok refused_ok account_ok
+);
+
+# family_cast($file): the callers most family tests need, in two orgs of the run's own ($file
+# names the test file in the ids, e.g. 't43'; the ids also carry tag, the pid and the time):
+#   { tag => '<pid>_<time % 100000>', orgA, orgB, creator, sharee (user ids),
+#     tok => { creator, sharee, outsider, admin (sessions of orgA: the list's creator, a user
+#              a test shares it with, one it does not, an admin), other_member (the creator's
+#              own user id in orgB: the id matches, the org does not), other_admin (an admin
+#              of orgB, with the user id of orgA's admin) } }
+sub family_cast($file) {
+    my $tag = $$ . '_' . time % 100000;
+    my %c = (tag => $tag, orgA => "org_${file}a_$tag", orgB => "org_${file}b_$tag",
+             creator => "user_${file}_creator_$tag", sharee => "user_${file}_sharee_$tag");
+    my $admin = "user_${file}_admin_$tag";
+    $c{tok} = {
+        creator      => mint_session(user => $c{creator}, org => $c{orgA}),
+        sharee       => mint_session(user => $c{sharee}, org => $c{orgA}),
+        outsider     => mint_session(user => "user_${file}_outsider_$tag", org => $c{orgA}),
+        admin        => mint_session(user => $admin, org => $c{orgA}, role => 'admin'),
+        other_member => mint_session(user => $c{creator}, org => $c{orgB}),
+        other_admin  => mint_session(user => $admin, org => $c{orgB}, role => 'admin'),
+    };
+    return \%c;
+}
+
+my %CREATED_BY;    # list id in hex => the session that created it (create_list*)
+
+# create_list(token => TOKEN, %body_overrides): POSTs valid_body(%body_overrides) (OMIT removes
+# a field) and returns the 201 body as a hash.
+sub create_list(%a) {
+    my $token = delete $a{token} // die "create_list: no token\n";
+    my $r = api(token => $token, body => valid_body(%a));
+    die 'create_list: ' . describe($r) . "\n" if ($r->{status} // 0) != 201 || ref $r->{json} ne 'HASH';
+    my $hex = _list_hex($r->{json}{id});
+    $CREATED_BY{$hex} = $token if defined $hex;
+    return $r->{json};
+}
+
+# share_list($token, $id, @user_ids): POST .../{id}/add-users; returns the 200 body.
+sub share_list($token, $id, @users) {
+    my $r = api(path => ROUTE . "/$id/add-users", token => $token, body => { userIds => \@users });
+    die 'share_list: ' . describe($r) . "\n" if ($r->{status} // 0) != 200 || ref $r->{json} ne 'HASH';
+    return $r->{json};
+}
+
+# get_list($token, $id, %headers): GET /api/v1/entities/leadlists/{id}; api()'s answer.
+sub get_list($token, $id, %headers) {
+    return api(method => 'GET', path => ROUTE . "/$id", token => $token, headers => \%headers);
+}
+
+# change_list($method, $path, $body, token => TOKEN, if_match => TAG, content_type => CT,
+# headers => {...}): one request that changes a list ($body undef: none; token undef: no
+# session), api()'s answer. It waits 3 ms first, so that a real change's updatedAt
+# (milliseconds) is never that of the change before it.
+sub change_list($method, $path, $body, %a) {
+    Time::HiRes::sleep(0.003);
+    my %h = %{ $a{headers} // {} };
+    $h{'If-Match'} = $a{if_match} if defined $a{if_match};
+    return api(method => $method, path => $path, token => $a{token}, headers => \%h,
+               defined $body ? (body => $body) : (), exists $a{content_type} ? (content_type => $a{content_type}) : ());
+}
+
+# The ETag header of an answer, or undef.
+sub etag_of($r) { return header($r, 'etag') }
+
+# The version the ETag of an answer names ('"7"' -> 7), or undef.
+sub etag_version($r) { return (header($r, 'etag') // '') =~ /^"(\d+)"$/ ? $1 + 0 : undef }
+
+# raw_read(method => 'HEAD', path => PATH, token => TOKEN, headers => ['Name: value', ...],
+# body => BYTES): a request written by hand with Connection: close, so that the answer's bytes
+# are all read whatever its headers say: {content} is '' only when no body came (HTTP::Tiny
+# does not read a body after HEAD or 304). A body goes with its Content-Length and no
+# Content-Type but one in headers. The shape of raw_request().
+sub raw_read(%a) {
+    my ($hostport) = $ENV{LEADLISTS_URL} =~ m{^https?://([^/]+)};
+    my $req = sprintf "%s %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n", $a{method} // 'GET',
+      $a{path} // ROUTE, $hostport;
+    $req .= "Authorization: Bearer $a{token}\r\n" if defined $a{token};
+    $req .= "$_\r\n" for @{ $a{headers} // [] };
+    $req .= 'Content-Length: ' . length($a{body}) . "\r\n" if defined $a{body};
+    return raw_request("$req\r\n" . ($a{body} // ''), %a);
+}
+
+# list_page($token, %query): GET of the list endpoint with the query (names sorted, values
+# percent-escaped); api()'s answer.
+sub list_page($token, %q) {
+    my $esc = sub ($s) { $s =~ s/([^A-Za-z0-9._~-])/sprintf '%%%02X', ord $1/ger };
+    my $qs = join '&', map { $esc->($_) . '=' . $esc->($q{$_}) } sort keys %q;
+    return api(method => 'GET', path => ROUTE . ($qs eq '' ? '' : "?$qs"), token => $token);
+}
+
+# all_pages($token, %query): walks every page from the first (query as list_page, cursor
+# added) and returns the items of all pages in order; in scalar context, how many pages.
+# Dies on an answer other than 200 {"leadlists": [...], "nextCursor": ...} or after 1000 pages.
+sub all_pages($token, %q) {
+    my @items;
+    my $pages = 1;
+    while (1) {
+        my $r = list_page($token, %q);
+        my $j = $r->{json};
+        die 'all_pages: ' . describe($r) . "\n"
+          if ($r->{status} // 0) != 200 || ref $j ne 'HASH' || ref $j->{leadlists} ne 'ARRAY';
+        push @items, @{ $j->{leadlists} };
+        last if !defined $j->{nextCursor};
+        die "all_pages: more than 1000 pages\n" if ++$pages > 1000;
+        $q{cursor} = $j->{nextCursor};
+    }
+    return wantarray ? @items : $pages;
+}
+
+# The page item the list endpoint shows for the list object $l (a 201 or GET body): personIds
+# and companyIds replaced by their counts.
+sub page_item($l) {
+    my %i = %$l;
+    $i{personCount}  = scalar @{ delete $i{personIds}  // [] };
+    $i{companyCount} = scalar @{ delete $i{companyIds} // [] };
+    return \%i;
+}
+
+# The id without its dashes, as the tables' UNHEX() wants it.
+sub hex_of($id) { return $id =~ tr/-//dr }
+
+sub _list_hex($id) {
+    (my $hex = lc($id // '')) =~ tr/-//d;
+    return $hex =~ /^[0-9a-f]{32}$/ ? $hex : undef;
+}
+
+my %LIST_COLUMN = (icp_id => 'LOWER(HEX(icp_id))', company_ids => 'LOWER(HEX(company_ids))',
+                   map { $_ => "DATE_FORMAT($_, '%Y-%m-%d %H:%i:%s.%f')" } qw(start_date end_date created_at updated_at));
+my @LIST_COLUMNS = qw(org_id created_by icp_id name type start_date end_date person_count person_ids
+                      company_count company_ids created_at updated_at version shared_with);
+
+sub _list_columns($hex) {
+    my ($row) = sql('SELECT ' . join(', ', map { $LIST_COLUMN{$_} // $_ } @LIST_COLUMNS)
+                    . " FROM leadlists WHERE id = UNHEX('$hex')");
+    return undef if !$row;
+    my %l = (id => $hex);
+    @l{@LIST_COLUMNS} = @$row;
+    return \%l;
+}
+
+sub _list_users($hex) {
+    return [ sql("SELECT position, user_id, org_id, type, DATE_FORMAT(granted_at, '%Y-%m-%d %H:%i:%s.%f')"
+                 . " FROM leadlist_users WHERE leadlist_id = UNHEX('$hex') ORDER BY user_id") ];
+}
+
+sub _list_changes($hex) {
+    return [ sql("SELECT version, HEX(change_id), DATE_FORMAT(changed_at, '%Y-%m-%d %H:%i:%s.%f')"
+                 . " FROM leadlist_changes WHERE leadlist_id = UNHEX('$hex') ORDER BY version") ];
+}
+
+# The stored list with id $id (either case) as a hash of strings read with sql(), for
+# before/after comparisons: its columns (name and person_ids as stored bytes, icp_id and
+# company_ids as lower-case hex, times as 'YYYY-MM-DD HH:MM:SS.ffffff'), users => [[position,
+# user_id, org_id, type, granted_at], ...] and changes => [[version, change_id (hex),
+# changed_at], ...] (its leadlist_changes rows). undef when no row.
+sub list_row($id) {
+    my $hex = _list_hex($id) // return undef;
+    my $l = _list_columns($hex) // return undef;
+    $l->{users} = _list_users($hex);
+    $l->{changes} = _list_changes($hex);
+    return $l;
+}
+
+# Rows stored for the list $id, wherever they are: {leadlists, leadlist_users,
+# leadlist_changes} (numbers).
+sub list_row_counts($id) {
+    my $h = _list_hex($id) // die "list_row_counts: '$id' is not a list id\n";
+    my ($r) = sql("SELECT (SELECT COUNT(*) FROM leadlists WHERE id = UNHEX('$h')),"
+                  . " (SELECT COUNT(*) FROM leadlist_users WHERE leadlist_id = UNHEX('$h')),"
+                  . " (SELECT COUNT(*) FROM leadlist_changes WHERE leadlist_id = UNHEX('$h'))");
+    return { leadlists => $r->[0] + 0, leadlist_users => $r->[1] + 0, leadlist_changes => $r->[2] + 0 };
+}
+
+# Row counts of the three tables the family writes: {leadlists, leadlist_users, leadlist_changes}.
+sub family_counts() {
+    my ($r) = sql('SELECT (SELECT COUNT(*) FROM leadlists), (SELECT COUNT(*) FROM leadlist_users),'
+                  . ' (SELECT COUNT(*) FROM leadlist_changes)');
+    return { leadlists => $r->[0] + 0, leadlist_users => $r->[1] + 0, leadlist_changes => $r->[2] + 0 };
+}
+
+my %READER;    # org id => a session of an admin of that org, for list_state
+
+# list_state($id): everything stored about one list and what GET answers for it, for
+# before/after comparisons:
+#   { row => its columns as list_row() gives them, without users and changes (undef: no row),
+#     users => its leadlist_users rows, changes => its leadlist_changes rows (as list_row()'s,
+#              read whether or not the row is there),
+#     get => {status, etag, content} of a GET by the session that created the list (through
+#            create_list or create_list_ok), else by an admin of the list's org,
+#     version => the stored version (a number; undef without a row), json => the GET's body }
+# comparable() keeps of it what must not change.
+sub list_state($id) {
+    my $hex = _list_hex($id) // die "list_state: '$id' is not a list id\n";
+    my $row = _list_columns($hex);
+    my $org = $row ? $row->{org_id} : 'org_itest_no_list';
+    my $token = $CREATED_BY{$hex}
+      // ($READER{$org} //= mint_session(user => 'user_itest_reader', org => $org, role => 'admin'));
+    my $g = get_list($token, $id);
+    return { row => $row, users => _list_users($hex), changes => _list_changes($hex),
+             get => { status => $g->{status}, etag => etag_of($g), content => $g->{content} },
+             version => $row ? $row->{version} + 0 : undef, json => $g->{json} };
+}
+
+# What of a list_state() must not change when nothing is written: the row, its users, its
+# change records and the GET answer; a value longer than 2,000 bytes (a long member array, a
+# long GET body) by its SHA-256 and length, so that a difference stays readable.
+sub comparable($s) {
+    my $short = sub ($v) {
+        return defined $v && length $v > 2000 ? 'sha256 ' . sha256_hex($v) . ' of ' . length($v) . ' bytes' : $v;
+    };
+    my $row = $s->{row} ? { map { $_ => $short->($s->{row}{$_}) } keys %{ $s->{row} } } : undef;
+    my %get = %{ $s->{get} };
+    $get{content} = $short->($get{content});
+    return { row => $row, users => $s->{users}, changes => $s->{changes}, get => \%get };
+}
+
+# A random UUID of the form the service gives (version 7, the RFC 9562 variant), lower case:
+# an id that names no list.
+sub random_uuid() {
+    my $h = join '', map { sprintf '%04x', int rand 65536 } 1 .. 8;
+    substr($h, 12, 1) = '7';
+    substr($h, 16, 1) = (qw(8 9 a b))[ int rand 4 ];
+    return join '-', unpack 'A8 A4 A4 A4 A12', $h;
+}
+
+# error.message of an answer, or undef.
+sub error_message($r) {
+    return ref $r->{json} eq 'HASH' && ref $r->{json}{error} eq 'HASH' ? $r->{json}{error}{message} : undef;
+}
+
+# The message of the error.details entry for $field (exactly that field), or undef.
+sub detail_message($r, $field) {
+    my $d = ref $r->{json} eq 'HASH' && ref $r->{json}{error} eq 'HASH' ? $r->{json}{error}{details} : undef;
+    for my $x (ref $d eq 'ARRAY' ? @$d : ()) {
+        return $x->{message} if ref $x eq 'HASH' && ($x->{field} // '') eq $field;
+    }
+    return undef;
+}
+
+# An answer with what differs between two identical answers taken out: {status, headers
+# (but Date and X-Request-Id), body (the request id in it replaced by RID)}. Two refusals that
+# must not be told apart compare equal this way.
+sub answer_without_rid($r) {
+    my $rid = header($r, 'x-request-id') // '';
+    my $body = $r->{content} // '';
+    $body =~ s/\Q$rid\E/RID/g if $rid ne '';
+    my %h = map { my $v = $r->{headers}{$_}; ($_ => ref $v ? join("\n", @$v) : $v) }
+      grep { !/^(date|x-request-id)$/ } keys %{ $r->{headers} // {} };
+    return { status => $r->{status}, headers => \%h, body => $body };
+}
+
+# $s cut to $max characters for a test name or a diagnostic, saying how long it was.
+sub clip($s, $max = 300) {
+    return length $s > $max ? substr($s, 0, $max) . '...(' . length($s) . ' characters)' : $s;
+}
+
+# race(@requests): each request (a sub returning an api() answer, or {run => SUB, delay =>
+# SECONDS}) in a process of its own, all released at once; a delay waits that long after the
+# release. Returns the answers in order, each as api()'s (status, reason, headers, content,
+# json, elapsed, request) with t0 and t1 (epoch seconds around the call), etag and ct (the
+# ETag and Content-Type headers, '' when none); status 'died' when the sub died (content: the
+# error), 'none' when its process reported nothing readable.
+sub race(@reqs) {
+    require POSIX;
+    pipe my $go_r, my $go_w or die "pipe: $!";
+    my @kids;
+    for my $q (@reqs) {
+        my %q = ref $q eq 'CODE' ? (run => $q) : %$q;
+        pipe my $rd, my $wr or die "pipe: $!";
+        my $pid = fork // die "fork: $!";
+        if ($pid == 0) {
+            close $go_w;
+            close $rd;
+            sysread $go_r, my $start, 1;    # 0 at EOF: the release
+            Time::HiRes::sleep($q{delay}) if $q{delay};
+            my $t0 = Time::HiRes::time();
+            my $r = eval { $q{run}->() } // { status => 'died', content => "$@", headers => {}, elapsed => 0 };
+            my $t1 = Time::HiRes::time();
+            print {$wr} json_text({ (map { $_ => $r->{$_} } qw(status reason headers content elapsed request)),
+                                    t0 => $t0, t1 => $t1 });
+            close $wr;
+            POSIX::_exit(0);
+        }
+        close $wr;
+        push @kids, [ $pid, $rd ];
+    }
+    close $go_r;
+    close $go_w;
+    my @got;
+    for my $k (@kids) {
+        my $fh = $k->[1];
+        my $text = do { local $/; <$fh> } // '';
+        close $fh;
+        waitpid $k->[0], 0;
+        my $r = _decode($text) // { status => 'none', headers => {}, content => $text, elapsed => 0 };
+        $r->{json} = _decode($r->{content});
+        $r->{etag} = header($r, 'etag') // '';
+        $r->{ct}   = header($r, 'content-type') // '';
+        push @got, $r;
+    }
+    return @got;
+}
+
+# create_list_ok($token, $user, $name, %body_overrides): one assertion, created_ok() of the POST
+# of valid_body(%body_overrides) with $token, $user the user it must name in userIds (undef:
+# not checked). Returns the 201 body (in list context, also the answer); dies when no list
+# came back, since a test cannot go on without it.
+sub create_list_ok($token, $user, $name, %body) {
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $r = api(token => $token, body => valid_body(%body));
+    my $b = created_ok($r, $user, $name);
+    die "$name: no list\n" if ref $b ne 'HASH' || !defined $b->{id};
+    my $hex = _list_hex($b->{id});
+    $CREATED_BY{$hex} = $token if defined $hex;
+    return wantarray ? ($b, $r) : $b;
+}
+
+# share_list_ok($token, $id, $name, @user_ids): one assertion, that POST .../{id}/add-users of
+# @user_ids with $token answers 200. Returns the answer.
+sub share_list_ok($token, $id, $name, @users) {
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my $r = api(path => ROUTE . "/$id/add-users", token => $token, body => { userIds => \@users });
+    Test::More::is($r->{status}, 200, $name) or Test::More::diag(describe($r));
+    return $r;
+}
+
+# list_unchanged_ok($id, $before, $name): one assertion, that the list_state() of $id is
+# $before in everything comparable() keeps.
+sub list_unchanged_ok($id, $before, $name) {
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    return Test::More::is_deeply(comparable(list_state($id)), comparable($before), $name);
+}
+
+# refused_ok($id, $before, $r, $status, $code, $name, %opt): $r, a request on the list $id
+# whose list_state() was $before, is refused and wrote nothing:
+#   error_ok($r, $status, $code) (one test); for each of details => [FIELD or qr//, ...] a
+#   has_detail() (one each); only => [FIELD, ...]: the details name exactly those fields, in
+#   any order (one); detail_message => {FIELD => qr//}: that detail's message matches (one
+#   each); message => TEXT: error.message is TEXT (one); a 412 carries the current ETag (one);
+#   and list_unchanged_ok() (one).
+sub refused_ok($id, $before, $r, $status, $code, $name, %o) {
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    error_ok($r, $status, $code, $name);
+    has_detail($r, $_, $name) for @{ $o{details} // [] };
+    Test::More::is_deeply([ sort(detail_fields($r)) ], [ sort @{ $o{only} } ], "$name: details name exactly @{ $o{only} }")
+      if $o{only};
+    for my $f (sort keys %{ $o{detail_message} // {} }) {
+        my $m = $o{detail_message}{$f};
+        Test::More::like(detail_message($r, $f) // '', $m, "$name: the $f detail says $m");
+    }
+    Test::More::is(error_message($r), $o{message}, "$name: message '$o{message}'") if defined $o{message};
+    Test::More::is(etag_of($r), $before->{get}{etag}, "$name: the current ETag in the answer") if $status == 412;
+    return list_unchanged_ok($id, $before, "$name: nothing written, GET unchanged");
+}
+
+# account_ok($id, $before, $r, $op, [\@done, \@other], \@now, $name): one assertion, that $r is
+# the 200 of $op ('add-members', 'remove-members', 'add-users' or 'remove-users') on the list
+# $id, whose list_state() was $before: the account exactly, keys in order (@done: the ids added
+# or removed; @other: those already present, or not present), the ETag, and the list read
+# back, @now being its members (personIds or companyIds, as its type says) or its userIds (the
+# creator first, then the others as its leadlist_users rows, in that order, of the list's org);
+# when @done is not empty the version one more, updatedAt later, one change record more and
+# every other field as before, else nothing stored changed. Returns the list_state() after.
+sub account_ok($id, $before, $r, $op, $want, $now, $name) {
+    local $Test::Builder::Level = $Test::Builder::Level + 1;
+    my ($verb, $what) = $op =~ /^(add|remove)-(members|users)\z/ or die "account_ok: no operation '$op'\n";
+    my $users = $what eq 'users';
+    my @why;
+    push @why, "status $r->{status}, want 200" if ($r->{status} // 0) != 200;
+    push @why, 'Content-Type ' . (header($r, 'content-type') // 'none')
+      if (header($r, 'content-type') // '') ne 'application/json; charset=utf-8';
+    my ($did, $other) = $verb eq 'add' ? qw(added alreadyPresent) : qw(removed notPresent);
+    my $keys_want = $users ? "id $did $other userIds updatedAt" : "id type $did $other memberCount updatedAt";
+    my @keys = top_level_keys($r->{content} // '');
+    push @why, "keys [@keys], want [$keys_want]" if "@keys" ne $keys_want;
+    my $b = ref $r->{json} eq 'HASH' ? $r->{json} : {};
+    my $type = $before->{json}{type} // '';
+    my %w = (id => $id, $did => $want->[0], $other => $want->[1],
+             $users ? (userIds => $now) : (type => $type, memberCount => scalar @$now));
+    for my $k (sort keys %w) {
+        push @why, "$k is " . json_text([ $b->{$k} ]) . ', want ' . json_text([ $w{$k} ])
+          if json_text([ $b->{$k} ]) ne json_text([ $w{$k} ]);
+    }
+    push @why, 'memberCount is not a JSON number' if !$users && ($r->{content} // '') !~ /"memberCount":\d+[,}]/;
+    my $changed = @{ $want->[0] } > 0;
+    my $v = $before->{version} + ($changed ? 1 : 0);
+    push @why, 'ETag ' . (etag_of($r) // 'none') . ", want \"$v\"" if (etag_of($r) // '') ne "\"$v\"";
+    my $after = list_state($id);
+    my $field = $users ? 'userIds' : $type eq 'company' ? 'companyIds' : 'personIds';
+    push @why, "GET answers $field " . json_text($after->{json}{$field}) . ', want ' . json_text($now)
+      if json_text($after->{json}{$field} // []) ne json_text($now);
+    push @why, 'GET answers ETag ' . ($after->{get}{etag} // 'none') if ($after->{get}{etag} // '') ne "\"$v\"";
+    push @why, 'updatedAt ' . ($b->{updatedAt} // 'none') . " differs from GET's " . ($after->{json}{updatedAt} // 'none')
+      if ($b->{updatedAt} // '') ne ($after->{json}{updatedAt} // 'x');
+    my %row = %{ $after->{row} // {} };
+    if ($users) {
+        # The order of userIds is the row's shared_with; leadlist_users is the index of the
+        # lists shared with a user: one row for each of them, whatever its position.
+        my @rows = sort map { $_->[1] } @{ $after->{users} };
+        my @shared = sort @$now[1 .. $#$now];
+        push @why, "leadlist_users rows [@rows], want [@shared]" if "@rows" ne "@shared";
+        my $in_row = eval { JSON::PP->new->utf8->decode($row{shared_with} // 'null') };
+        push @why, 'shared_with ' . ($row{shared_with} // 'none') . ', want ' . json_text([ @$now[1 .. $#$now] ])
+          if json_text($in_row // 'none') ne json_text([ @$now[1 .. $#$now] ]);
+        my $org = ($before->{row} // {})->{org_id} // '';
+        push @why, 'the list moved to org ' . ($row{org_id} // 'none') if ($row{org_id} // '') ne $org;
+        push @why, 'a row of another org or type' if grep { $_->[2] ne $org || $_->[3] ne 'person' } @{ $after->{users} };
+        push @why, 'created_by ' . ($row{created_by} // 'none') if ($row{created_by} // '') ne ($now->[0] // '');
+    }
+    if ($changed) {
+        my ($was, $at) = (iso_ms($before->{json}{updatedAt}), iso_ms($b->{updatedAt}));
+        push @why, 'updatedAt ' . ($b->{updatedAt} // 'none') . ' is not after ' . ($before->{json}{updatedAt} // 'none')
+          if !defined $at || !defined $was || $at <= $was;
+        push @why, 'stored version ' . ($after->{version} // 'none') . ", want $v" if ($after->{version} // 0) != $v;
+        push @why, 'change records ' . @{ $after->{changes} } . ', want ' . (@{ $before->{changes} } + 1)
+          if @{ $after->{changes} } != @{ $before->{changes} } + 1;
+        if (!$users) {
+            my $count = $row{ $type eq 'company' ? 'company_count' : 'person_count' };
+            push @why, 'stored count ' . ($count // 'none') . ', want ' . @$now if ($count // -1) != @$now;
+        }
+        for my $k (grep { $_ ne $field && $_ ne 'updatedAt' } sort keys %{ $before->{json} }) {
+            push @why, "$k changed" if json_text([ $before->{json}{$k} ]) ne json_text([ $after->{json}{$k} ]);
+        }
+    } else {
+        push @why, 'something stored changed' if json_text(comparable($after)) ne json_text(comparable($before));
+    }
+    my $ok = Test::More::ok(!@why, "$name: 200, $did " . @{ $want->[0] } . ", $other " . @{ $want->[1] } . ', '
+                                   . ($users ? @$now . ' users' : 'memberCount ' . @$now)
+                                   . ($changed ? ", version $v" : ', nothing changed'));
+    Test::More::diag(join("\n", map { clip($_, 400) } @why) . "\n" . describe($r)) if !$ok;
+    return $after;
 }
 
 1;
