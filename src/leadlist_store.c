@@ -102,7 +102,7 @@ static int take_users(struct db *db, enum db_stmt which, MYSQL_BIND *b, unsigned
                       const char *creator, struct arena *a, struct leadlist *out,
                       const char *request_id)
 {
-        struct leadlist_str *others = NULL;
+    struct leadlist_str *others = NULL;
     size_t count = 0;
     char *json = take_sized(db, which, b, col, a, request_id);
     if (json == NULL)

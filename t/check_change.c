@@ -132,8 +132,7 @@ START_TEST(members_add_and_remove)
                      CHANGE_REFUSED);
     ck_assert(has_problem(&p, "personIds"));
     ck_assert_ptr_nonnull(strstr(p.items[0].message, "holds 3"));
-    ck_assert_int_eq(leadlist_change_members(arena, &l, &m, true, 5, &next, &acc, &p),
-                     CHANGE_MADE);
+    ck_assert_int_eq(leadlist_change_members(arena, &l, &m, true, 5, &next, &acc, &p), CHANGE_MADE);
     /* Remove keeps the others' order. */
     struct leadlist_str gone[] = {{"p2", 2}, {"nope", 4}};
     struct body_members rm = {.type = LEADLIST_PERSON, .person_ids = gone, .person_count = 2};
@@ -214,8 +213,7 @@ START_TEST(users_add_and_remove)
     struct change_account acc;
     struct leadlist_str add[] = {{"u3", 2}, {"creator", 7}};
     struct body_users u = {.user_ids = add, .user_count = 2};
-    ck_assert_int_eq(leadlist_change_users(arena, &l, &u, true, 100, &next, &acc, &p),
-                     CHANGE_MADE);
+    ck_assert_int_eq(leadlist_change_users(arena, &l, &u, true, 100, &next, &acc, &p), CHANGE_MADE);
     ck_assert_uint_eq(next.user_count, 3);
     ck_assert_str_eq(next.user_ids[0].ptr, "creator");
     ck_assert_str_eq(next.user_ids[2].ptr, "u3");

@@ -24,8 +24,8 @@ START_TEST(round_trip)
         ck_assert_mem_eq(got, after, UUID_LEN);
         for (int g = CURSOR_ALL; g <= CURSOR_COMPANY; g++) {
             if (g != f)
-                ck_assert_int_eq(
-                    cursor_decode(key, (enum cursor_filter)g, text, strlen(text), got), -1);
+                ck_assert_int_eq(cursor_decode(key, (enum cursor_filter)g, text, strlen(text), got),
+                                 -1);
         }
         ck_assert_int_eq(cursor_decode(other_key, (enum cursor_filter)f, text, strlen(text), got),
                          -1);
@@ -38,7 +38,8 @@ START_TEST(edits_are_refused)
     char text[CURSOR_TEXT_LEN + 1];
     ck_assert_int_eq(cursor_encode(key, CURSOR_ALL, after, text), 0);
     uint8_t got[UUID_LEN];
-    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     /* Every one-character change, everywhere. */
     for (size_t i = 0; i < CURSOR_TEXT_LEN; i++) {
         for (size_t c = 0; c < sizeof(alphabet) - 1; c++) {

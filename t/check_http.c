@@ -74,14 +74,14 @@ END_TEST
 
 START_TEST(etag_syntax)
 {
-    static const char *const valid[] = {"*", " * ", "\"1\"", "W/\"1\"", "\"1\", \"2\"",
-                                        "\"a\",W/\"b\" ,\t\"c\"", "\"\"", ",\"1\",,",
-                                        "\"x!#~\x80\xff\""};
+    static const char *const valid[] = {"*",       " * ",          "\"1\"",
+                                        "W/\"1\"", "\"1\", \"2\"", "\"a\",W/\"b\" ,\t\"c\"",
+                                        "\"\"",    ",\"1\",,",     "\"x!#~\x80\xff\""};
     for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++)
         ck_assert_msg(http_etags_valid(valid[i]), "'%s' should be valid", valid[i]);
-    static const char *const invalid[] = {"",      " ",       "1",         "\"1",     "W/1",
-                                          "w/\"1\"", "\"1\" \"2\"", "*, \"1\"", "**",     ",",
-                                          "\"a\"b", "\"a\"\"b\"", "\"in\"side\"", "\"tab\there\""};
+    static const char *const invalid[] = {
+        "",         " ",  "1", "\"1",    "W/1",        "w/\"1\"",      "\"1\" \"2\"",
+        "*, \"1\"", "**", ",", "\"a\"b", "\"a\"\"b\"", "\"in\"side\"", "\"tab\there\""};
     for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++)
         ck_assert_msg(!http_etags_valid(invalid[i]), "'%s' should be malformed", invalid[i]);
     ck_assert(!http_etags_valid(NULL));
@@ -178,9 +178,10 @@ START_TEST(query_problems)
 {
     struct http_list_query q;
     struct problems p;
-    static const char *const bad_limits[] = {"limit=0", "limit=201", "limit=-1", "limit=abc",
-                                             "limit=", "limit", "limit=1.5", "limit=007x",
-                                             "limit=99999999999999999999"};
+    static const char *const bad_limits[] = {
+        "limit=0",   "limit=201",  "limit=-1",
+        "limit=abc", "limit=",     "limit",
+        "limit=1.5", "limit=007x", "limit=99999999999999999999"};
     for (size_t i = 0; i < sizeof(bad_limits) / sizeof(bad_limits[0]); i++) {
         ck_assert_int_eq(parse(bad_limits[i], &q, &p), -1);
         ck_assert_msg(names(&p, "limit"), "'%s' should name limit", bad_limits[i]);
