@@ -528,7 +528,9 @@ ll_workers_stop() {
         fi
         sleep 0.1
     done
-    rm -f "$LL_FCGI_SOCKET" "$LL_POOL_PIDFILE" "$LL_WORKER_PIDFILE"
+    rm -f "$LL_POOL_PIDFILE" "$LL_WORKER_PIDFILE"
+    # A TCP socket (ADDRESS:PORT) leaves no file behind.
+    case $LL_FCGI_SOCKET in /*) rm -f "$LL_FCGI_SOCKET" ;; esac
 }
 
 # --- nginx ---------------------------------------------------------------------------------

@@ -150,6 +150,61 @@ static int load_password(struct config *c, char *err, size_t err_len)
     return rc;
 }
 
+size_t config_db_nodes(const struct config *c, struct config_node *nodes)
+{
+    size_t n = 0;
+    const char *p = c->db_host;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t len = strcspn(p, ",");
+        size_t end = len;
+        while (end > 0 && (p[end - 1] == ' ' || p[end - 1] == '\t'))
+            end--;
+        if (end == 0 || n == CONFIG_NODES_MAX)
+            return 0;
+        /* host, host:port, or [v6 address]:port */
+        const char *host = p;
+        size_t host_len = end;
+        unsigned long port = c->db_port;
+        const char *colon = NULL;
+        if (host[0] == '[') {
+            const char *close = memchr(host, ']', end);
+            if (close == NULL)
+                return 0;
+            host++;
+            host_len = (size_t)(close - host);
+            if (close + 1 < p + end) {
+                if (close[1] != ':')
+                    return 0;
+                colon = close + 1;
+            }
+        } else {
+            colon = memchr(host, ':', end);
+            if (colon != NULL)
+                host_len = (size_t)(colon - host);
+        }
+        if (colon != NULL) {
+            char digits[8];
+            size_t dlen = (size_t)(p + end - colon - 1);
+            if (dlen == 0 || dlen >= sizeof(digits) || strspn(colon + 1, "0123456789") < dlen)
+                return 0;
+            memcpy(digits, colon + 1, dlen);
+            digits[dlen] = '\0';
+            port = strtoul(digits, NULL, 10);
+        }
+        if (host_len == 0 || host_len >= CONFIG_STR_MAX || port < 1 || port > 65535)
+            return 0;
+        memcpy(nodes[n].host, host, host_len);
+        nodes[n].host[host_len] = '\0';
+        nodes[n].port = (unsigned int)port;
+        n++;
+        if (p[len] != ',')
+            return n;
+        p += len + 1;
+    }
+}
+
 int config_load(const char *path, struct config *c, char *err, size_t err_len)
 {
     config_defaults(c);
@@ -176,6 +231,14 @@ int config_load(const char *path, struct config *c, char *err, size_t err_len)
         }
     }
     fclose(f);
+    struct config_node nodes[CONFIG_NODES_MAX];
+    if (rc == 0 && config_db_nodes(c, nodes) == 0) {
+        snprintf(err, err_len,
+                 "%s: 'db_host' must be host[:port], or several separated by commas "
+                 "(at most %d)",
+                 path, CONFIG_NODES_MAX);
+        rc = -1;
+    }
     if (rc == 0 && strcmp(c->log, "stderr") != 0 && strcmp(c->log, "syslog") != 0) {
         snprintf(err, err_len, "%s: 'log' must be stderr or syslog", path);
         rc = -1;

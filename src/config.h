@@ -8,8 +8,8 @@
 
 struct config {
     char db_socket[CONFIG_STR_MAX]; /* empty: connect to db_host:db_port */
-    char db_host[CONFIG_STR_MAX];
-    unsigned long db_port;
+    char db_host[CONFIG_STR_MAX];   /* one node, or several: "host[:port], host[:port], ..." */
+    unsigned long db_port;          /* the port of a node that names none */
     char db_name[CONFIG_STR_MAX];
     char db_user[CONFIG_STR_MAX];
     char db_password_file[CONFIG_STR_MAX];
@@ -36,6 +36,17 @@ struct config {
 };
 
 #define CONFIG_DEFAULT_PATH SYSCONFDIR "/leadlists/leadlists.conf"
+
+/* The database nodes db_host names (a MariaDB Galera cluster has several). */
+#define CONFIG_NODES_MAX 16
+struct config_node {
+    char host[CONFIG_STR_MAX];
+    unsigned int port;
+};
+
+/* db_host's nodes, in order, into nodes (CONFIG_NODES_MAX of them). Returns how many, or 0
+ * when the list is malformed (config_load refuses such a file). */
+size_t config_db_nodes(const struct config *c, struct config_node *nodes);
 
 /* Sets every option to its default. */
 void config_defaults(struct config *c);

@@ -39,6 +39,7 @@ static const struct statement statements[DB__STMT_COUNT] = {
                            " WHERE token_hash = ? AND expires_at > UTC_TIMESTAMP(3)"
                            " AND revoked_at IS NULL",
                            "session lookup", false},
+    [DB_HEALTH] = {"SELECT 1", "health check", false},
     [DB_LEADLIST_INSERT] = {"INSERT INTO leadlists (id, org_id, created_by, icp_id, name, type,"
                             " start_date, end_date, person_count, person_ids, company_count,"
                             " company_ids, created_at, updated_at)"
@@ -132,6 +133,10 @@ static const char *const init_commands[] = {
 
 struct db {
     const struct config *config;
+    struct config_node nodes[CONFIG_NODES_MAX]; /* db_host's, when not on a Unix socket */
+    size_t node_count;
+    size_t node; /* the one to try first: the one in use, or the next after a loss */
+    bool galera; /* the node in use is a Galera cluster's */
     MYSQL *conn;
     MYSQL_STMT *stmts[DB__STMT_COUNT];
     unsigned last_error;
@@ -149,11 +154,15 @@ bool db_time_left(const struct db *db)
     return db->deadline_ms == 0 || clock_mono_ms() < db->deadline_ms;
 }
 
-struct db *db_new(const struct config *c)
+struct db *db_new(const struct config *c, unsigned start)
 {
     struct db *db = calloc(1, sizeof(*db));
-    if (db != NULL)
-        db->config = c;
+    if (db == NULL)
+        return NULL;
+    db->config = c;
+    /* A Unix socket is one local server: db_host is then not used. */
+    db->node_count = c->db_socket[0] != '\0' ? 0 : config_db_nodes(c, db->nodes);
+    db->node = db->node_count > 0 ? start % db->node_count : 0;
     return db;
 }
 
@@ -191,7 +200,8 @@ static bool connection_lost(unsigned err)
     case ER_CONNECTION_KILLED:
     case ER_SERVER_SHUTDOWN:
     case ER_QUERY_INTERRUPTED:
-    case 4031: /* ER_CLIENT_INTERACTION_TIMEOUT: closed by wait_timeout */
+    case 4031:                 /* ER_CLIENT_INTERACTION_TIMEOUT: closed by wait_timeout */
+    case ER_UNKNOWN_COM_ERROR: /* 1047: a Galera node that left the primary component */
         return true;
     default:
         return false;
@@ -205,8 +215,9 @@ static bool transient(unsigned err)
 
 /* A connection whose connect waits at most connect_timeout seconds; a failure is logged
  * unless quiet. */
-static MYSQL *open_connection(const struct config *c, unsigned int connect_timeout,
-                              unsigned long client_flags, bool quiet, const char *request_id)
+static MYSQL *open_connection(const struct config *c, const struct config_node *node,
+                              unsigned int connect_timeout, unsigned long client_flags, bool quiet,
+                              const char *request_id)
 {
     MYSQL *conn = mysql_init(NULL);
     if (conn == NULL) {
@@ -228,14 +239,20 @@ static MYSQL *open_connection(const struct config *c, unsigned int connect_timeo
     snprintf(lock_wait, sizeof(lock_wait), LOCK_WAIT_FORMAT, c->db_lock_timeout,
              c->db_lock_timeout);
     mysql_options(conn, MYSQL_INIT_COMMAND, lock_wait);
-    const char *socket = c->db_socket[0] != '\0' ? c->db_socket : NULL;
-    const char *host = socket != NULL ? "localhost" : c->db_host;
-    if (mysql_real_connect(conn, host, c->db_user, c->db_password, c->db_name,
-                           (unsigned int)c->db_port, socket, client_flags) == NULL) {
-        if (!quiet)
-            log_msg(LOG_ERR, request_id, "database: connect to %s as %s failed: %s (%u)",
-                    socket != NULL ? socket : c->db_host, c->db_user, mysql_error(conn),
-                    mysql_errno(conn));
+    const char *socket = node == NULL ? c->db_socket : NULL;
+    const char *host = node == NULL ? "localhost" : node->host;
+    unsigned int port = node == NULL ? 0 : node->port;
+    if (mysql_real_connect(conn, host, c->db_user, c->db_password, c->db_name, port, socket,
+                           client_flags) == NULL) {
+        if (!quiet) {
+            char where[CONFIG_STR_MAX + 8];
+            if (node == NULL)
+                snprintf(where, sizeof(where), "%s", socket);
+            else
+                snprintf(where, sizeof(where), "%s:%u", host, port);
+            log_msg(LOG_ERR, request_id, "database: connect to %s as %s failed: %s (%u)", where,
+                    c->db_user, mysql_error(conn), mysql_errno(conn));
+        }
         mysql_close(conn);
         return NULL;
     }
@@ -244,7 +261,17 @@ static MYSQL *open_connection(const struct config *c, unsigned int connect_timeo
 
 MYSQL *db_connect(const struct config *c, unsigned long client_flags, const char *request_id)
 {
-    return open_connection(c, (unsigned int)c->db_connect_timeout, client_flags, false, request_id);
+    unsigned int timeout = (unsigned int)c->db_connect_timeout;
+    if (c->db_socket[0] != '\0')
+        return open_connection(c, NULL, timeout, client_flags, false, request_id);
+    struct config_node nodes[CONFIG_NODES_MAX];
+    size_t n = config_db_nodes(c, nodes);
+    for (size_t i = 0; i < n; i++) {
+        MYSQL *conn = open_connection(c, &nodes[i], timeout, client_flags, false, request_id);
+        if (conn != NULL)
+            return conn;
+    }
+    return NULL;
 }
 
 /* Past the request's deadline nothing more is started, and what was begun is rolled back. */
@@ -256,6 +283,78 @@ static bool deadline_passed(struct db *db, const char *what, const char *request
             what);
     db_rollback(db, request_id);
     return true;
+}
+
+/* A node is usable unless it is a Galera node that is not Synced and ready: such a node
+ * refuses statements, or serves a view of the data that may be behind the cluster's. On a
+ * Galera node, reads then wait for every write the cluster had committed when they began
+ * (wsrep_sync_wait = 1), so a client reads its own writes through any node. */
+static const char galera_state[] =
+    "SELECT @@wsrep_on, (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS"
+    " WHERE VARIABLE_NAME = 'WSREP_READY'), (SELECT VARIABLE_VALUE FROM"
+    " information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'WSREP_LOCAL_STATE_COMMENT')";
+static const char galera_reads[] = "SET SESSION wsrep_sync_wait = 1";
+
+static bool usable_node(struct db *db, MYSQL *conn, const char *where, const char *request_id)
+{
+    db->galera = false;
+    if (mysql_real_query(conn, galera_state, sizeof(galera_state) - 1) != 0) {
+        log_msg(LOG_WARNING, request_id, "database: %s cannot say its state: %s (%u)", where,
+                mysql_error(conn), mysql_errno(conn));
+        return false;
+    }
+    MYSQL_RES *res = mysql_store_result(conn);
+    MYSQL_ROW row = res != NULL ? mysql_fetch_row(res) : NULL;
+    bool on = row != NULL && row[0] != NULL && strcmp(row[0], "1") == 0;
+    bool ready = row != NULL && row[1] != NULL && strcmp(row[1], "ON") == 0;
+    bool synced = row != NULL && row[2] != NULL && strcmp(row[2], "Synced") == 0;
+    char state[32];
+    snprintf(state, sizeof(state), "%s", row != NULL && row[2] != NULL ? row[2] : "?");
+    mysql_free_result(res);
+    if (!on)
+        return true;
+    if (!ready || !synced) {
+        log_msg(LOG_WARNING, request_id,
+                "database: %s is a Galera node not ready for clients (wsrep_ready %s, state %s)",
+                where, ready ? "ON" : "OFF", state);
+        return false;
+    }
+    if (mysql_real_query(conn, galera_reads, sizeof(galera_reads) - 1) != 0) {
+        log_msg(LOG_WARNING, request_id, "database: %s: %s (%u)", where, mysql_error(conn),
+                mysql_errno(conn));
+        return false;
+    }
+    db->galera = true;
+    return true;
+}
+
+/* A connection to the first usable node, trying them all once from db->node on. */
+static MYSQL *connect_usable(struct db *db, unsigned int timeout, bool quiet,
+                             const char *request_id)
+{
+    const struct config *c = db->config;
+    if (db->node_count == 0) {
+        MYSQL *conn = open_connection(c, NULL, timeout, 0, quiet, request_id);
+        if (conn != NULL && !usable_node(db, conn, c->db_socket, request_id)) {
+            mysql_close(conn);
+            conn = NULL;
+        }
+        return conn;
+    }
+    for (size_t i = 0; i < db->node_count; i++) {
+        size_t n = (db->node + i) % db->node_count;
+        MYSQL *conn = open_connection(c, &db->nodes[n], timeout, 0, quiet, request_id);
+        if (conn == NULL)
+            continue;
+        char where[CONFIG_STR_MAX + 8];
+        snprintf(where, sizeof(where), "%s:%u", db->nodes[n].host, db->nodes[n].port);
+        if (usable_node(db, conn, where, request_id)) {
+            db->node = n;
+            return conn;
+        }
+        mysql_close(conn);
+    }
+    return NULL;
 }
 
 /* Connects and prepares every statement. The connect waits no longer than the request has
@@ -272,7 +371,7 @@ static enum db_result ensure(struct db *db, bool quiet, const char *request_id)
         if (left_s < (int64_t)timeout)
             timeout = left_s < 1 ? 1 : (unsigned int)left_s;
     }
-    MYSQL *conn = open_connection(db->config, timeout, 0, quiet, request_id);
+    MYSQL *conn = connect_usable(db, timeout, quiet, request_id);
     if (conn == NULL)
         return DB_UNAVAILABLE;
     db->conn = conn;
@@ -290,7 +389,13 @@ static enum db_result ensure(struct db *db, bool quiet, const char *request_id)
         }
         db->stmts[i] = st;
     }
-    log_msg(LOG_INFO, request_id, "database: connected (server %s)", mysql_get_server_info(conn));
+    if (db->node_count > 0)
+        log_msg(LOG_INFO, request_id, "database: connected to %s:%u (server %s%s)",
+                db->nodes[db->node].host, db->nodes[db->node].port, mysql_get_server_info(conn),
+                db->galera ? ", a Galera node" : "");
+    else
+        log_msg(LOG_INFO, request_id, "database: connected (server %s)",
+                mysql_get_server_info(conn));
     return DB_OK;
 }
 
@@ -499,6 +604,10 @@ static enum db_result fail(struct db *db, unsigned err, const char *what, const 
         log_msg(LOG_WARNING, request_id, "database: %s: connection lost: %s (%u)%s", what, message,
                 err, commits ? "; it may have been committed" : "");
         disconnect(db);
+        /* The next connection tries another node first: this one may be the one that is
+         * going away. */
+        if (db->node_count > 1)
+            db->node = (db->node + 1) % db->node_count;
         return commits ? DB_UNKNOWN : DB_RETRY;
     }
     if (transient(err)) {

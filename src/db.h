@@ -11,6 +11,7 @@
 
 enum db_stmt {
     DB_SESSION_LOOKUP,
+    DB_HEALTH,
     DB_LEADLIST_INSERT,
     DB_LEADLIST_EXISTS,
     DB_LEADLIST_READ,
@@ -43,7 +44,8 @@ enum db_result {
 
 struct db;
 
-struct db *db_new(const struct config *c);
+/* start picks the node a worker tries first, so a pool spreads over db_host's nodes. */
+struct db *db_new(const struct config *c, unsigned start);
 void db_free(struct db *db);
 
 /* The current request's deadline in CLOCK_MONOTONIC milliseconds (0: none). Past it, no

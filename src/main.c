@@ -175,7 +175,7 @@ static int serve(const struct config *config, const char *config_path)
         log_msg(LOG_ERR, NULL, "start: signal or FastCGI set-up failed: %s", strerror(errno));
         goto cleanup;
     }
-    db = db_new(config);
+    db = db_new(config, (unsigned)pool_worker_slot());
     arena = arena_new(ARENA_BLOCK);
     chunk = malloc(BODY_CHUNK);
     if (db == NULL || arena == NULL || chunk == NULL) {

@@ -52,6 +52,7 @@ enum status op_add_members(struct op *op);
 enum status op_remove_members(struct op *op);
 enum status op_add_users(struct op *op);
 enum status op_remove_users(struct op *op);
+enum status op_health(struct op *op);
 
 /* What a store outcome that is not a success means for the client. */
 enum status op_store_status(enum store_result s);

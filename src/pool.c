@@ -29,6 +29,12 @@ struct slot {
 };
 
 static struct slot slots[POOL_MAX_WORKERS];
+static int worker_slot; /* in a worker: its slot's index */
+
+int pool_worker_slot(void)
+{
+    return worker_slot;
+}
 
 /* Forks a worker into the slot. Returns true in the new worker. */
 static bool spawn(struct slot *s, pid_t pool_pid, const sigset_t *worker_mask)
@@ -38,6 +44,7 @@ static bool spawn(struct slot *s, pid_t pool_pid, const sigset_t *worker_mask)
         /* Without its pool no one would replace or stop this worker: it stops too. */
         if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != pool_pid)
             _exit(1);
+        worker_slot = (int)(s - slots);
         sigprocmask(SIG_SETMASK, worker_mask, NULL);
         return true;
     }

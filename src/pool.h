@@ -20,4 +20,8 @@ enum pool_role {
  * SIGTERM if the pool process dies. Call with no thread running. */
 enum pool_role pool_run(int workers);
 
+/* In a worker: the index of its slot in the pool, 0 to workers - 1 (a replacement takes the
+ * slot of the worker it replaces). */
+int pool_worker_slot(void);
+
 #endif

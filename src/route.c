@@ -44,6 +44,7 @@ static const struct route routes[] = {
     {"POST", LIST "/remove-members", op_remove_members, CHANGE, BODY_MEMBERS},
     {"POST", LIST "/add-users", op_add_users, CHANGE, BODY_USERS},
     {"POST", LIST "/remove-users", op_remove_users, CHANGE, BODY_USERS},
+    {"GET", "/api/v1/health", op_health, ROUTE_PUBLIC, BODY_CREATE},
 };
 
 #define ROUTE_COUNT (sizeof(routes) / sizeof(routes[0]))

@@ -64,8 +64,20 @@ ok(scalar @pids, 'LEADLISTS_WORKER_PIDFILE lists at least one pid') or diag("pid
 
 # --- database down ----------------------------------------------------------------------------
 
+# The health check a load balancer calls: public, and cheap.
+{
+    my $r = api(method => 'GET', path => '/api/v1/health', timeout => 20);
+    is($r->{status}, 200, 'health with the database up: 200') or diag(describe($r));
+    is($r->{content}, '{"status":"ok"}', 'health with the database up: {"status":"ok"}');
+}
+
 $stopped = 1;
 is(db('stop'), 0, 'script/db stop succeeds');
+{
+    my $r = api(method => 'GET', path => '/api/v1/health', timeout => 20);
+    error_ok($r, 503, 'SERVICE_UNAVAILABLE', 'health with the database down');
+    cmp_ok($r->{elapsed}, '<', within(6), 'health with the database down is answered within 6 s');
+}
 
 for my $n (1 .. 2) {
     my $r = api(token => $token, body => valid_body(), timeout => 20);
@@ -108,6 +120,11 @@ for my $n (1 .. 2) {
 # --- database back ----------------------------------------------------------------------------
 
 is(db('start'), 0, 'script/db start succeeds') and $stopped = 0;
+{
+    my $r;
+    my $took = wait_for(within(10), sub { $r = api(method => 'GET', path => '/api/v1/health', timeout => 20); $r->{status} == 200 }, 0.1);
+    ok(defined $took, 'health once the database is back: 200') or diag(describe($r));
+}
 is_deeply(counts(), $before, 'nothing was written while the database was down');
 
 {
