@@ -541,11 +541,42 @@ ll_nginx() {
     nginx -p "$LL_NGINX_DIR/" -c "$LL_NGINX_CONF" -e "$LL_NGINX_ERRLOG" "$@"
 }
 
+# The OpenAPI document's path in conf/nginx/leadlists-api.conf, where the package installs it.
+LL_OPENAPI_INSTALLED=/usr/share/leadlists/openapi.json
+LL_OPENAPI=$LL_ROOT/docs/openapi.json
+LL_NGINX_API_SNIPPET=$LL_NGINX_DIR/leadlists-api.conf
+
+# ll_api_snippet SRC OPENAPI DEST: the API snippet SRC with OPENAPI in place of the installed
+# OpenAPI document, its only change, written to DEST. Fails (a message on stderr) when SRC
+# does not name the installed document on exactly one line.
+ll_api_snippet() {
+    local src=$1 openapi=$2 dest=$3 line n
+    line="    alias $LL_OPENAPI_INSTALLED;"
+    n=$(grep -cxF -- "$line" "$src" || true)
+    if [ "$n" -ne 1 ]; then
+        printf 'error: %s: expected one line "%s", found %s\n' "$src" "$line" "$n" >&2
+        return 1
+    fi
+    # From the environment: awk -v would read backslashes in the paths as escapes.
+    LL_WANT="$line" LL_LINE="    alias $openapi;" \
+        awk '$0 == ENVIRON["LL_WANT"] { print ENVIRON["LL_LINE"]; next } { print }' "$src" \
+        >"$dest.tmp" && mv "$dest.tmp" "$dest"
+}
+
+# var/nginx/leadlists-api.conf: conf/nginx/leadlists-api.conf serving the tree's
+# docs/openapi.json.
+ll_write_api_snippet() {
+    [ -r "$LL_OPENAPI" ] || ll_warn "no $LL_OPENAPI: GET /api/v1/openapi.json will answer 404"
+    ll_api_snippet "$LL_ROOT/conf/nginx/leadlists-api.conf" "$LL_OPENAPI" "$LL_NGINX_API_SNIPPET" ||
+        ll_die "cannot write $LL_NGINX_API_SNIPPET"
+}
+
 ll_write_nginx_conf() {
     local user_directive='' v
     if ll_is_root; then user_directive='user root root;'; fi
     # Relative includes (the snippet's `include fastcgi_params`) resolve next to nginx.conf.
     ln -sf /etc/nginx/fastcgi_params "$LL_NGINX_DIR/fastcgi_params"
+    ll_write_api_snippet
     local -A values=(
         [USER_DIRECTIVE]=$user_directive
         [PID_FILE]=$LL_NGINX_PIDFILE
@@ -555,6 +586,7 @@ ll_write_nginx_conf() {
         [FCGI_SOCKET]=$LL_FCGI_SOCKET
         [LISTEN]=127.0.0.1:$LL_PORT
         [CONF_DIR]=$LL_ROOT/conf/nginx
+        [API_SNIPPET]=$LL_NGINX_API_SNIPPET
     )
     local script=''
     for v in "${!values[@]}"; do

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "db.h"
 #include "ids.h"
+#include "iso8601.h"
 #include "log.h"
 
 #define TOKEN_BYTES 32
@@ -21,7 +22,9 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: leadlistsctl [-c CONFIG] session create --user USER --org ORG\n"
                  "                                 [--role member|admin] [--ttl SECONDS]\n"
+                 "       leadlistsctl [-c CONFIG] session list [--user USER] [--org ORG]\n"
                  "       leadlistsctl [-c CONFIG] session revoke TOKEN\n"
+                 "       leadlistsctl [-c CONFIG] session revoke --user USER\n"
                  "       leadlistsctl [-c CONFIG] db migrate [--dir DIR]\n"
                  "       leadlistsctl [-c CONFIG] keys sweep\n");
 }
@@ -152,6 +155,195 @@ static int session_create(MYSQL *conn, int argc, char **argv)
         return 1;
     printf("%s\n", token);
     return 0;
+}
+
+/* Reads the --user and --org of session list and session revoke --user into *user and *org
+ * (org NULL when the command takes none), each at most once and valid as an id. 0, or 2 after
+ * the message. */
+static int id_options(int argc, char **argv, const char **user, const char **org)
+{
+    static const struct option both[] = {{"user", required_argument, NULL, 'u'},
+                                         {"org", required_argument, NULL, 'o'},
+                                         {NULL, 0, NULL, 0}};
+    static const struct option user_only[] = {{"user", required_argument, NULL, 'u'},
+                                              {NULL, 0, NULL, 0}};
+    int opt;
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "", org != NULL ? both : user_only, NULL)) != -1) {
+        if (opt == '?') {
+            if (optopt == 'u' || optopt == 'o')
+                fprintf(stderr, "leadlistsctl: %s needs a value\n",
+                        optopt == 'u' ? "--user" : "--org");
+            else
+                fprintf(stderr, "leadlistsctl: unknown option %s\n", argv[optind - 1]);
+            return 2;
+        }
+        const char **slot = opt == 'u' ? user : org;
+        const char *name = opt == 'u' ? "--user" : "--org";
+        if (*slot != NULL) {
+            fprintf(stderr, "leadlistsctl: %s given twice\n", name);
+            return 2;
+        }
+        if (!ids_person_valid(optarg, strlen(optarg))) {
+            fprintf(stderr, "leadlistsctl: %s must be 1-64 characters of A-Z a-z 0-9 . _ : -\n",
+                    name);
+            return 2;
+        }
+        *slot = optarg;
+    }
+    if (optind != argc) {
+        fprintf(stderr, "leadlistsctl: unexpected argument %s\n", argv[optind]);
+        return 2;
+    }
+    return 0;
+}
+
+/* Writes a column as it is when it is printable ASCII other than the backslash, which ids
+ * always are; any other byte as \xNN, so that a row written by hand cannot add a column, a
+ * line or a terminal escape. */
+static void print_field(const char *s, unsigned long len)
+{
+    for (unsigned long i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch > 0x20 && ch < 0x7f && ch != '\\')
+            putchar(ch);
+        else
+            printf("\\x%02x", ch);
+    }
+}
+
+static void print_time(const MYSQL_TIME *t)
+{
+    char out[ISO8601_FORMAT_LEN + 1];
+    iso8601_format(db_time_ms(t), out);
+    fputs(out, stdout);
+}
+
+/* One statement for each set of filters (bit 0 --user, bit 1 --org): arguments are only
+ * ever bound, never written into SQL. Newest first; the hash orders sessions created in the
+ * same millisecond. Only 6 bytes of the hash leave the database. */
+#define SESSION_COLUMNS                                                                            \
+    "SELECT LOWER(HEX(LEFT(token_hash, 6))), user_id, org_id, role, created_at, expires_at,"       \
+    " revoked_at FROM sessions"
+#define SESSION_ORDER " ORDER BY created_at DESC, token_hash"
+static const char *const session_list_sql[4] = {
+    SESSION_COLUMNS SESSION_ORDER,
+    SESSION_COLUMNS " WHERE user_id = ?" SESSION_ORDER,
+    SESSION_COLUMNS " WHERE org_id = ?" SESSION_ORDER,
+    SESSION_COLUMNS " WHERE user_id = ? AND org_id = ?" SESSION_ORDER,
+};
+
+enum { COL_HASH, COL_USER, COL_ORG, COL_ROLE, COL_CREATED, COL_EXPIRES, COL_REVOKED, COL_COUNT };
+
+/* Prints the sessions of user and org (NULL: any), newest first, one line each, columns
+ * separated by a tab. */
+static int session_list(MYSQL *conn, const char *user, const char *org)
+{
+    unsigned long user_len = user != NULL ? strlen(user) : 0,
+                  org_len = org != NULL ? strlen(org) : 0;
+    MYSQL_BIND params[2];
+    memset(params, 0, sizeof(params));
+    unsigned n_params = 0;
+    if (user != NULL)
+        db_bind_text(&params[n_params++], user, &user_len);
+    if (org != NULL)
+        db_bind_text(&params[n_params++], org, &org_len);
+    const char *sql = session_list_sql[(user != NULL ? 1 : 0) | (org != NULL ? 2 : 0)];
+
+    /* Text columns: room for the widest the schema allows and a NUL. */
+    char hash[12 + 1], user_id[AUTH_ID_MAX + 1], org_id[AUTH_ID_MAX + 1], role[8];
+    char *text[] = {hash, user_id, org_id, role};
+    unsigned long text_size[] = {sizeof(hash), sizeof(user_id), sizeof(org_id), sizeof(role)};
+    MYSQL_TIME times[3];
+    unsigned long len[COL_COUNT];
+    my_bool is_null[COL_COUNT], truncated[COL_COUNT];
+    MYSQL_BIND res[COL_COUNT];
+    memset(res, 0, sizeof(res));
+    for (int c = 0; c < COL_COUNT; c++) {
+        if (c < COL_CREATED) {
+            res[c].buffer_type = MYSQL_TYPE_STRING;
+            res[c].buffer = text[c];
+            res[c].buffer_length = text_size[c];
+        } else {
+            res[c].buffer_type = MYSQL_TYPE_DATETIME;
+            res[c].buffer = &times[c - COL_CREATED];
+        }
+        res[c].length = &len[c];
+        res[c].is_null = &is_null[c];
+        res[c].error = &truncated[c];
+    }
+
+    int rc = 1;
+    MYSQL_STMT *st = mysql_stmt_init(conn);
+    if (st == NULL) {
+        fprintf(stderr, "leadlistsctl: session list: %s\n", mysql_error(conn));
+        goto cleanup;
+    }
+    if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0 ||
+        (n_params > 0 && mysql_stmt_bind_param(st, params) != 0) || mysql_stmt_execute(st) != 0 ||
+        mysql_stmt_bind_result(st, res) != 0) {
+        fprintf(stderr, "leadlistsctl: session list: %s\n", mysql_stmt_error(st));
+        goto cleanup;
+    }
+    printf("HASH\tUSER\tORG\tROLE\tCREATED\tEXPIRES\tREVOKED\n");
+    int fetched;
+    while ((fetched = mysql_stmt_fetch(st)) == 0) {
+        for (int c = 0; c < COL_COUNT; c++) {
+            if (c > 0)
+                putchar('\t');
+            if (is_null[c])
+                putchar('-');
+            else if (c < COL_CREATED)
+                print_field(text[c], len[c]);
+            else
+                print_time(&times[c - COL_CREATED]);
+        }
+        putchar('\n');
+    }
+    if (fetched != MYSQL_NO_DATA) {
+        /* MYSQL_DATA_TRUNCATED: a column wider than the schema allows. */
+        fprintf(stderr, "leadlistsctl: session list: %s\n",
+                fetched == MYSQL_DATA_TRUNCATED ? "a column is wider than the sessions table allows"
+                                                : mysql_stmt_error(st));
+        goto cleanup;
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "leadlistsctl: session list: cannot write to standard output\n");
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    if (st != NULL)
+        mysql_stmt_close(st);
+    return rc;
+}
+
+/* Signs a user out everywhere: every session of theirs not yet revoked, expired ones too so
+ * that none can come back. No session to revoke is not an error. */
+static int session_revoke_user(MYSQL *conn, const char *user)
+{
+    unsigned long user_len = strlen(user);
+    MYSQL_BIND b[1];
+    memset(b, 0, sizeof(b));
+    db_bind_text(&b[0], user, &user_len);
+    my_ulonglong affected = 0;
+    if (bind_and_run(conn,
+                     "UPDATE sessions SET revoked_at = UTC_TIMESTAMP(3)"
+                     " WHERE user_id = ? AND revoked_at IS NULL",
+                     b, &affected) != 0)
+        return 1;
+    printf("%llu session%s revoked\n", (unsigned long long)affected, affected == 1 ? "" : "s");
+    return 0;
+}
+
+/* True for the arguments of session revoke --user USER (or --user=USER), which a token, 43
+ * characters of base64url, can never be: TOKEN alone keeps its meaning, whatever it starts
+ * with. */
+static bool revoke_by_user(int argc, char **argv)
+{
+    return (argc == 3 && strcmp(argv[1], "--user") == 0) ||
+           (argc == 2 && (strcmp(argv[1], "--user") == 0 || strncmp(argv[1], "--user=", 7) == 0));
 }
 
 static int session_revoke(MYSQL *conn, int argc, char **argv)
@@ -381,11 +573,13 @@ int main(int argc, char **argv)
     const char *noun = argv[i], *verb = argv[i + 1];
     int sub_argc = argc - (i + 1);
     char **sub_argv = argv + i + 1;
-    enum { CREATE, REVOKE, MIGRATE, SWEEP } command;
+    enum { CREATE, LIST_SESSIONS, REVOKE, REVOKE_USER, MIGRATE, SWEEP } command;
     if (strcmp(noun, "session") == 0 && strcmp(verb, "create") == 0)
         command = CREATE;
+    else if (strcmp(noun, "session") == 0 && strcmp(verb, "list") == 0)
+        command = LIST_SESSIONS;
     else if (strcmp(noun, "session") == 0 && strcmp(verb, "revoke") == 0)
-        command = REVOKE;
+        command = revoke_by_user(sub_argc, sub_argv) ? REVOKE_USER : REVOKE;
     else if (strcmp(noun, "db") == 0 && strcmp(verb, "migrate") == 0)
         command = MIGRATE;
     else if (strcmp(noun, "keys") == 0 && strcmp(verb, "sweep") == 0)
@@ -393,6 +587,17 @@ int main(int argc, char **argv)
     else {
         usage(stderr);
         return 2;
+    }
+    /* The arguments of these two are checked before anything is read or connected to. */
+    const char *user = NULL, *org = NULL;
+    if (command == LIST_SESSIONS || command == REVOKE_USER) {
+        int bad = id_options(sub_argc, sub_argv, &user, command == LIST_SESSIONS ? &org : NULL);
+        if (bad != 0)
+            return bad;
+        if (command == REVOKE_USER && user == NULL) {
+            usage(stderr);
+            return 2;
+        }
     }
 
     struct config config;
@@ -408,8 +613,12 @@ int main(int argc, char **argv)
     int rc;
     if (command == CREATE)
         rc = session_create(conn, sub_argc, sub_argv);
+    else if (command == LIST_SESSIONS)
+        rc = session_list(conn, user, org);
     else if (command == REVOKE)
         rc = session_revoke(conn, sub_argc, sub_argv);
+    else if (command == REVOKE_USER)
+        rc = session_revoke_user(conn, user);
     else if (command == SWEEP)
         rc = keys_sweep(conn, sub_argc);
     else

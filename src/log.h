@@ -5,7 +5,8 @@
 
 #include <syslog.h>
 
-/* target is "stderr" or "syslog"; ident names the program. */
+/* target is "stderr" or "syslog"; ident names the program. With "syslog" and no syslog
+ * socket to be reached, one warning on stderr, then every line goes to stderr. */
 void log_open(const char *target, const char *ident);
 
 void log_msg(int priority, const char *request_id, const char *fmt, ...)

@@ -150,10 +150,15 @@ int request_fail(struct request *r, enum status s, const struct problems *proble
     }
     if (respond_error(r->arena, s, r->id, problems, &body, &len) != 0) {
         /* The fixed envelope needs no allocation, so even now the client gets JSON. */
-        static const char fallback[] = "{\"error\":{\"code\":\"INTERNAL_ERROR\",\"message\":\"An "
-                                       "unexpected error occurred\"}}";
+        /* Made without the arena or yajl, so even now the client gets the envelope; the
+         * request id is safe in JSON as it is (request_id_char). */
+        char fallback[160 + REQUEST_ID_MAX];
+        int n = snprintf(fallback, sizeof(fallback),
+                         "{\"error\":{\"code\":\"INTERNAL_ERROR\",\"message\":\"%s\","
+                         "\"requestId\":\"%s\"}}",
+                         status_info(STATUS_INTERNAL_ERROR)->message, r->id);
         log_msg(LOG_ERR, r->id, "building the error response failed");
-        return request_send(r, 500, fallback, sizeof(fallback) - 1);
+        return request_send(r, 500, fallback, (size_t)n);
     }
     return request_send(r, status_info(s)->http, body, len);
 }

@@ -46,8 +46,7 @@ my $LOCK;
 # stops the database).
 sub need_stack {
     if (!defined $ENV{LEADLISTS_URL} || $ENV{LEADLISTS_URL} eq '') {
-        print "1..0 # SKIP no running stack (start one with script/server)\n";
-        exit 0;
+        Test::More::plan(skip_all => 'no running stack (start one with script/server)');
     }
     my @missing = grep { !defined $ENV{$_} || $ENV{$_} eq '' }
       qw(LEADLISTS_DB_NAME LEADLISTS_DB_USER LEADLISTS_CONFIG LEADLISTS_CTL);
@@ -95,7 +94,9 @@ sub api(%a) {
     $r->{json}    = _decode($r->{content});
     $r->{request} = "$method $path" . (defined $h{Authorization} ? ' (with Authorization)' : '')
       . (defined $content ? ' body: ' . _clip($content) : '');
-    return $r;
+    # HTTP::Tiny's own 599: no answer came (its reason is in content).
+    $r->{no_answer} = $r->{content} // 'HTTP::Tiny: 599' if $r->{status} == 599;
+    return openapi_check($method, $path, $r);
 }
 
 # Writes $out while also reading (the peer may answer early, e.g. 413, and close), then reads
@@ -141,14 +142,19 @@ sub raw_request($bytes, %a) {
                                      Timeout => $timeout);
     if (!$sock) {
         $res->{content} = "connect: $!";
-        return $res;
+        $res->{no_answer} = $res->{content};
+        return openapi_check(_oa_request_line($bytes), $res);
     }
     binmode $sock;
     my $buf = _exchange($sock, $bytes, $t0 + $timeout, \&_complete);
     close $sock;
     $res->{elapsed} = Time::HiRes::time() - $t0;
     my ($head, $body) = split /\r\n\r\n/, $buf, 2;
-    return $res if !defined $head || $head !~ m{^HTTP/\d\.\d (\d{3}) ?([^\r\n]*)};
+    if (!defined $head || $head !~ m{^HTTP/\d\.\d (\d{3}) ?([^\r\n]*)}) {
+        $res->{no_answer} = $buf eq '' ? "nothing came in $timeout s or the connection closed"
+          : 'no status line in the ' . length($buf) . ' bytes that came: ' . _clip($buf);
+        return openapi_check(_oa_request_line($bytes), $res);
+    }
     @$res{qw(status reason)} = ($1, $2);
     for my $line (split /\r\n/, $head) {
         next if $line !~ /^([^:\s]+):\s*(.*?)\s*$/;
@@ -174,7 +180,7 @@ sub raw_request($bytes, %a) {
     }
     $res->{content} = $body;
     $res->{json}    = _decode($body);
-    return $res;
+    return openapi_check(_oa_request_line($bytes), $res);
 }
 
 sub _complete($buf) {
@@ -224,6 +230,218 @@ sub describe($r) {
       sort grep { /^(content-type|x-request-id|location|allow|www-authenticate|retry-after)$/ } keys %{ $r->{headers} };
     return sprintf "%s\n  -> %s %s [%s] %s", $r->{request} // '?', $r->{status} // '?',
       $r->{reason} // '', join('; ', @h), _clip($r->{content});
+}
+
+# --- every answer against docs/openapi.json ----------------------------------------------
+#
+# api(), raw_request() (and so raw_post() and raw_read()) and fcgi_request() hand each answer
+# to openapi_check() before returning it. One t/openapi-check.py batch process per test file,
+# started at the first answer, checks it against the document: the status must be one the
+# operation (found from the method and the path as sent) documents, the headers and the body
+# must be that response's; an answer the document has no place for (an undocumented status,
+# an unknown path answering other than x-unknown-path says) fails too. Each answer that does
+# not conform is a failed test with the reasons, describe() and the line that asked. Not
+# checked, explicitly: an answer with {no_answer} set, which the helpers set, with the
+# reason, only when no HTTP answer came (status 599: nothing came in time, the connection
+# was refused or closed first, what came has no status line).
+#
+# The checker works while the test goes on: its verdicts are read as they come, at the next
+# answer (at most 64 wait), and all of them before done_testing() prints the plan. A forked
+# process (race(), api_burst(), load_start(), a test's own children) does not report: it
+# appends its answers to a spool file that the test file's own process checks in the same
+# way. LEADLISTS_OPENAPI names another document to check against. A test that gets an answer
+# some other way (HTTP::Tiny with a streamed body) hands it to openapi_check() itself.
+
+push @EXPORT, qw(openapi_check);
+
+my $OA_MAIN = $$;
+my $OA_CHECKER = File::Spec->rel2abs(__FILE__) =~ s{/[^/]*\z}{}r . '/../../openapi-check.py';
+my $OA_SPOOL = File::Spec->catfile(File::Spec->tmpdir, "leadlists-openapi-$$.spool");
+my ($OA_PID, $OA_TO, $OA_FROM);
+my ($OA_OUT, $OA_IN, $OA_SPOOL_AT, $OA_DONE) = ('', '', 0, 0);
+my @OA_WAIT;    # [method, path, answer, where asked] of each answer sent, oldest first
+unlink $OA_SPOOL;
+
+# Starts the checker; returns why it could not, or undef.
+sub _oa_start() {
+    require IPC::Open2;
+    my @cmd = -x $OA_CHECKER ? ($OA_CHECKER) : ('python3', $OA_CHECKER);
+    push @cmd, '--doc', $ENV{LEADLISTS_OPENAPI} if ($ENV{LEADLISTS_OPENAPI} // '') ne '';
+    $OA_PID = eval { IPC::Open2::open2($OA_FROM, $OA_TO, @cmd, 'batch') };
+    return "cannot run @cmd batch: " . ($@ =~ s/\s+\z//r) if !$OA_PID;
+    binmode $_ for $OA_TO, $OA_FROM;
+    $OA_TO->blocking(0);
+    return undef;
+}
+
+sub _oa_report($w, $verdict) {
+    my ($method, $path, $r, $asked) = @$w;
+    return 1 if $verdict eq 'ok';
+    # The line of the test that is running now (done_testing's at the end); the one that
+    # asked is in the diagnostic.
+    my $up = 0;
+    $up++ while ((caller($up))[0] // '') =~ /\A(?:Leadlists::Test|Test2::.*|Test::Builder.*|Test::More)\z/;
+    local $Test::Builder::Level = $up + 2;
+    Test::More::fail("$method $path: the $r->{status} answer conforms to docs/openapi.json");
+    Test::More::diag(($verdict =~ s/^fail: //r) . "\n(asked $asked)\n" . describe($r));
+    return 0;
+}
+
+# Writes what is pending to the checker and reports the verdicts that came, until at most
+# $keep answers wait (undef: none is waited for, only what is ready is done).
+sub _oa_pump($keep) {
+    local $SIG{PIPE} = 'IGNORE';
+    while ($OA_PID && @OA_WAIT) {
+        my ($rin, $win) = ('', '');
+        vec($rin, fileno $OA_FROM, 1) = 1;
+        vec($win, fileno $OA_TO, 1) = 1 if $OA_OUT ne '';
+        my $wait = !defined $keep || @OA_WAIT <= $keep ? 0 : undef;
+        my $n = select(my $rout = $rin, my $wout = $win, undef, $wait);
+        last if !$n && defined $wait;
+        if ($OA_OUT ne '' && vec($wout, fileno $OA_TO, 1)) {
+            my $sent = syswrite $OA_TO, $OA_OUT, 1 << 20;
+            if (defined $sent) {
+                substr($OA_OUT, 0, $sent, '');
+            } elsif (!$!{EAGAIN}) {
+                _oa_ended();
+                last;
+            }
+        }
+        if (vec($rout, fileno $OA_FROM, 1)) {
+            my $got = sysread $OA_FROM, $OA_IN, 65536, length $OA_IN;
+            if (!$got) {
+                _oa_ended();
+                last;
+            }
+            while ($OA_IN =~ s/\A([^\n]*)\n//) {
+                my $verdict = $1;
+                _oa_report(shift(@OA_WAIT), $verdict) if @OA_WAIT;
+            }
+        }
+        last if defined $keep && @OA_WAIT <= $keep && $OA_OUT eq '';
+    }
+    return;
+}
+
+# The checker ended: what waits for a verdict fails; the next answer starts it again.
+sub _oa_ended() {
+    close $OA_TO;
+    close $OA_FROM;
+    waitpid $OA_PID, 0;
+    my $why = "fail: $OA_CHECKER ended (wait status $?) before its verdict";
+    $OA_PID = undef;
+    ($OA_OUT, $OA_IN) = ('', '');
+    _oa_report($_, $why) for splice @OA_WAIT;
+    return;
+}
+
+sub _oa_send($method, $path, $r, $asked) {
+    if (!$OA_PID) {
+        my $err = _oa_start();
+        return _oa_report([ $method, $path, $r, $asked ], "fail: $err") if defined $err;
+    }
+    my $head = '';
+    for my $k (sort keys %{ $r->{headers} // {} }) {
+        my $v = $r->{headers}{$k};
+        $head .= "$k: $_\r\n" for ref $v ? @$v : ($v);
+    }
+    my $body = $r->{content} // '';
+    utf8::encode($body) if !utf8::downgrade($body, 1);
+    my $raw = "$head\r\n$body";
+    my $esc = sub ($s) { $s eq '' ? '-' : $s =~ s/([^\x21-\x7e])/sprintf '%%%02X', ord $1/ger };
+    $OA_OUT .= join(' ', $esc->($method), $esc->($path), $r->{status}, length $raw) . "\n" . $raw;
+    push @OA_WAIT, [ $method, $path, $r, $asked ];
+    return _oa_pump(@OA_WAIT > 64 ? 16 : undef);
+}
+
+# Sends the answers the forked processes spooled (each a 4-byte length, then Storable's
+# image of [pid, method, path, where asked, answer]).
+sub _oa_spooled() {
+    return if $$ != $OA_MAIN || !-s $OA_SPOOL || !open my $fh, '<:raw', $OA_SPOOL;
+    flock $fh, LOCK_SH;
+    seek $fh, $OA_SPOOL_AT, 0;
+    my $data = do { local $/; <$fh> } // '';
+    close $fh;
+    require Storable;
+    my $pos = 0;
+    while (length($data) - $pos >= 4) {
+        my $n = unpack 'N', substr($data, $pos, 4);
+        last if length($data) - $pos - 4 < $n;
+        my $x = eval { Storable::thaw(substr($data, $pos + 4, $n)) };
+        $pos += 4 + $n;
+        if (ref $x ne 'ARRAY' || ref $x->[4] ne 'HASH') {
+            Test::More::fail("an answer of a forked process could be read back from $OA_SPOOL");
+            next;
+        }
+        my ($pid, $method, $path, $asked, $r) = @$x;
+        _oa_send($method, $path, $r, "by process $pid $asked");
+    }
+    $OA_SPOOL_AT += $pos;
+    return;
+}
+
+# All verdicts, the spooled answers' too.
+sub _oa_finish() {
+    _oa_spooled();
+    _oa_pump(0);
+    return;
+}
+
+# openapi_check($method, $path, $answer): see above. Returns $answer.
+sub openapi_check($method, $path, $r) {
+    return $r if defined $r->{no_answer};
+    my $up = 0;
+    $up++ while (caller($up))[0] && (caller($up))[0] eq __PACKAGE__;
+    my (undef, $file, $line) = caller($up);
+    my $asked = 'at ' . ($file // '?') . ' line ' . ($line // '?');
+    if ($$ != $OA_MAIN) {
+        require Storable;
+        my %a = map { $_ => $r->{$_} } qw(status reason headers content request);
+        my $rec = Storable::nfreeze([ $$, $method, $path, $asked, \%a ]);
+        if (open my $fh, '>>:raw', $OA_SPOOL) {
+            flock $fh, LOCK_EX;
+            print {$fh} pack('N', length $rec), $rec;
+            close $fh;
+        } else {
+            warn "$OA_SPOOL: $!: this answer is not checked against docs/openapi.json\n";
+        }
+        return $r;
+    }
+    _oa_spooled();
+    _oa_send($method, $path, $r, $asked);
+    return $r;
+}
+
+# The method and the path of a request written by hand (an absolute URI cut to its path);
+# '-' for what is not there.
+sub _oa_request_line($bytes) {
+    my ($method, $target) = $bytes =~ /\A([^ \r\n]*) ?([^ \r\n]*)/;
+    $target =~ s{\A[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*}{} if defined $target;
+    return ($method // '-', $target // '-');
+}
+
+Test2::API::test2_add_callback_testing_done(sub { $OA_DONE = 1; _oa_finish() if $$ == $OA_MAIN });
+
+END {
+    if ($$ == $OA_MAIN) {
+        local $?;
+        _oa_finish() if !$OA_DONE;
+        if ($OA_PID) {
+            close $OA_TO;
+            close $OA_FROM;
+            require POSIX;
+            my $t0 = Time::HiRes::time();
+            my $gone;
+            until (($gone = waitpid($OA_PID, POSIX::WNOHANG())) || Time::HiRes::time() - $t0 > 5) {
+                Time::HiRes::sleep(0.01);
+            }
+            if (!$gone) {
+                kill 'TERM', $OA_PID;
+                waitpid $OA_PID, 0;
+            }
+        }
+        unlink $OA_SPOOL;
+    }
 }
 
 # --- sessions ----------------------------------------------------------------------------
@@ -673,11 +891,13 @@ sub fcgi_request(%a) {
                 request => "fcgi $path: " . _clip($body) };
     my $t0 = Time::HiRes::time();
     require IO::Socket::UNIX;
+    my @line = ($p{REQUEST_METHOD} // '-', $p{REQUEST_URI} // '-');
     my $sock = IO::Socket::UNIX->new(Peer => $path, Type => Socket::SOCK_STREAM(), Timeout => $timeout);
     if (!$sock) {
         $res->{content} = "connect $path: $!";
         $res->{elapsed} = Time::HiRes::time() - $t0;
-        return $res;
+        $res->{no_answer} = $res->{content};
+        return openapi_check(@line, $res);
     }
     binmode $sock;
     my $ended = sub ($buf) {
@@ -693,7 +913,10 @@ sub fcgi_request(%a) {
     my $buf = _exchange($sock, $out, $t0 + $timeout, $ended);
     close $sock;
     $res->{elapsed} = Time::HiRes::time() - $t0;
-    return $res if !$ended->($buf);
+    if (!$ended->($buf)) {
+        $res->{no_answer} = 'no END_REQUEST in ' . length($buf) . " bytes within $timeout s";
+        return openapi_check(@line, $res);
+    }
     my $stdout = '';
     while (length($buf) >= 8) {
         my ($type, $len, $pad) = (unpack 'CCnnC', substr($buf, 0, 8))[1, 3, 4];
@@ -703,7 +926,11 @@ sub fcgi_request(%a) {
         last if $type == 3;
     }
     my ($head, $rest) = split /\r?\n\r?\n/, $stdout, 2;
-    return $res if !defined $head;
+    if (!defined $head) {
+        # The request ended without a byte of answer: a broken answer, checked (and refused).
+        $res->{reason} = 'the worker ended the request without writing an answer';
+        return openapi_check(@line, $res);
+    }
     $res->{status} = 200;
     $res->{reason} = 'OK';
     for my $line (split /\r?\n/, $head) {
@@ -721,7 +948,7 @@ sub fcgi_request(%a) {
     }
     $res->{content} = $rest // '';
     $res->{json}    = _decode($res->{content});
-    return $res;
+    return openapi_check(@line, $res);
 }
 
 # Starts one leadlists-fcgi of our own, outside the stack's pool, on a new socket:
