@@ -600,6 +600,10 @@ static enum db_result fail(struct db *db, unsigned err, const char *what, const 
                            bool commits, const char *request_id)
 {
     db->last_error = err;
+    /* The client reports 2006 when it could not send the statement: a server that never
+     * received it cannot have committed it. */
+    if (err == CR_SERVER_GONE_ERROR)
+        commits = false;
     if (connection_lost(err)) {
         log_msg(LOG_WARNING, request_id, "database: %s: connection lost: %s (%u)%s", what, message,
                 err, commits ? "; it may have been committed" : "");
