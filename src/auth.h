@@ -27,7 +27,12 @@ enum auth_result {
 
 void auth_token_hash(const char *token, size_t len, uint8_t out[AUTH_HASH_LEN]);
 
-/* Checks an Authorization header value (NULL when absent) against the sessions table. */
+/* Keeps valid sessions in this process for at most seconds (0: never), so that a client's
+ * next requests skip the lookup: a session revoked meanwhile still works that long. */
+void auth_cache_init(unsigned long seconds);
+
+/* Checks an Authorization header value (NULL when absent) against the sessions table (or the
+ * sessions kept by auth_cache_init). */
 enum auth_result auth_check(struct db *db, const char *authorization, struct auth_session *session,
                             const char *request_id);
 

@@ -48,6 +48,7 @@ static const struct option options[] = {
     NUM(max_users, 100, 1, 10000),
     NUM(retry_after, 1, 1, 3600),
     NUM(idempotency_ttl, 86400, 60, 2592000),
+    NUM(session_cache, 1, 0, 60),
     NUM(workers, 8, 1, 256), /* POOL_MAX_WORKERS */
     STR(fcgi_socket, "/run/leadlists/fcgi.sock"),
     STR(log, "stderr"),

@@ -25,6 +25,7 @@ struct config {
     unsigned long max_users;       /* users a list may have, its creator included */
     unsigned long retry_after;     /* seconds, sent with 503 */
     unsigned long idempotency_ttl; /* seconds an Idempotency-Key is kept */
+    unsigned long session_cache;   /* seconds a worker keeps a valid session; 0: none */
     unsigned long workers;         /* worker processes in the pool */
     char fcgi_socket[CONFIG_STR_MAX];
     char log[CONFIG_STR_MAX]; /* "stderr" or "syslog" */

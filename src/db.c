@@ -35,7 +35,7 @@ struct statement {
 };
 
 static const struct statement statements[DB__STMT_COUNT] = {
-    [DB_SESSION_LOOKUP] = {"SELECT user_id, org_id, role FROM sessions"
+    [DB_SESSION_LOOKUP] = {"SELECT user_id, org_id, role, expires_at FROM sessions"
                            " WHERE token_hash = ? AND expires_at > UTC_TIMESTAMP(3)"
                            " AND revoked_at IS NULL",
                            "session lookup", false},

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "clock.h"
 #include "config.h"
 #include "crypto.h"
@@ -176,6 +177,7 @@ static int serve(const struct config *config, const char *config_path)
         goto cleanup;
     }
     db = db_new(config, (unsigned)pool_worker_slot());
+    auth_cache_init(config->session_cache);
     arena = arena_new(ARENA_BLOCK);
     chunk = malloc(BODY_CHUNK);
     if (db == NULL || arena == NULL || chunk == NULL) {

@@ -25,7 +25,7 @@ use File::Spec;
 our @EXPORT = qw(
   need_stack ROUTE OMIT
   api raw_request raw_post describe header
-  mint_session revoke_session expire_session
+  mint_session revoke_session expire_session revoke_session_now expire_session_now
   sql sql_value sql_quote counts counts_ok nothing_written
   valid_body json_text uniq_name
   error_ok detail_fields has_detail
@@ -462,14 +462,42 @@ sub mint_session(%a) {
     return $token;
 }
 
-sub revoke_session($token) {
+# A worker keeps a session it found valid for session_cache seconds: a revoked or expired
+# session may go on working that long. revoke_session and expire_session return once it has
+# passed, so that a test can expect the 401 at once; the _now forms return at once (t/21
+# tests the bound itself).
+sub _session_cache_passes() {
+    my $f = $ENV{LEADLISTS_CONFIG};
+    my $bound = 1;
+    if (defined $f && open my $fh, '<', $f) {
+        while (my $line = <$fh>) {
+            $bound = $1 if $line =~ /^\s*session_cache\s*=\s*(\d+)\s*$/;
+        }
+    }
+    Time::HiRes::sleep($bound + 0.1) if $bound > 0;
+    return;
+}
+
+sub revoke_session_now($token) {
     system($ENV{LEADLISTS_CTL}, '-c', $ENV{LEADLISTS_CONFIG}, 'session', 'revoke', $token) == 0
       or die "leadlistsctl session revoke failed (exit " . ($? >> 8) . ")\n";
     return;
 }
 
+sub revoke_session($token) {
+    revoke_session_now($token);
+    _session_cache_passes();
+    return;
+}
+
 # Moves a session's expiry one minute into the past.
 sub expire_session($token) {
+    expire_session_now($token);
+    _session_cache_passes();
+    return;
+}
+
+sub expire_session_now($token) {
     my $hash = sha256_hex($token);
     sql("UPDATE sessions SET expires_at = UTC_TIMESTAMP(3) - INTERVAL 1 MINUTE"
         . " WHERE token_hash = UNHEX('$hash')");
