@@ -2,9 +2,9 @@
 # The soak script/test runs against the sanitized workers: SOAK_REQUESTS (10,000) mixed good
 # and bad requests from SOAK_CLIENTS (8) clients in two rounds, the first SOAK_WARMUP (1,000)
 # then the rest; after each, the VmRSS of every process running SOAK_WORKER_BIN. Prints the
-# figures; exits non-zero when an answer is not the one expected, a worker was replaced, or
-# one grew by more than SOAK_RSS_GROWTH (10) percent. Needs the stack's environment
-# (var/stack.env), like the integration tests.
+# figures; exits non-zero when an answer is not the one expected or does not conform to
+# docs/openapi.json, a worker was replaced, or one grew by more than SOAK_RSS_GROWTH (10)
+# percent. Needs the stack's environment (var/stack.env), like the integration tests.
 use v5.36;
 use Leadlists::Test;
 use Time::HiRes qw(time);
@@ -276,4 +276,8 @@ for my $pid (sort { $a <=> $b } grep { !exists $rss1->{$_} } keys %$rss2) {
     push @problems, "worker $pid appeared during the soak (a worker was replaced)";
 }
 print "soak: problem: $_\n" for @problems;
-exit(@problems ? 1 : 0);
+# Leadlists::Test checks every answer against docs/openapi.json, the clients' too, and reports
+# through Test::More: the soak ends as a test would, so those verdicts count and the exit status
+# is Test::More's (non-zero on any failure).
+Test::More::ok(!@problems, 'soak: every answer as expected, no worker replaced or grown');
+Test::More::done_testing();
