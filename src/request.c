@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "http.h"
 #include "log.h"
@@ -64,6 +65,7 @@ void request_begin(struct request *r)
     r->http_status = 0;
     r->retry_after = 1;
     r->answered = false;
+    r->body_read = 0;
     r->extra_count = 0;
     choose_id(r, FCGX_GetParam("REQUEST_ID", env));
 }
@@ -79,7 +81,22 @@ long request_read(struct request *r, void *buf, size_t cap)
     int n = FCGX_GetStr(buf, (int)cap, r->fcgx.in);
     if (n < 0 || FCGX_GetError(r->fcgx.in) != 0)
         return -1;
+    r->body_read += (unsigned long long)n;
     return n;
+}
+
+bool request_fully_received(struct request *r, int fd)
+{
+    if (FCGX_HasSeenEOF(r->fcgx.in) != EOF) {
+        long long announced = http_content_length(r->content_length);
+        if (announced < 0 || (unsigned long long)announced != r->body_read)
+            return false;
+        /* The body's end: a record libfcgi has already buffered, as a rule, so no wait. */
+        if (FCGX_GetChar(r->fcgx.in) != EOF || FCGX_GetError(r->fcgx.in) != 0)
+            return false;
+    }
+    int pending = 0;
+    return ioctl(fd, FIONREAD, &pending) == 0 && pending == 0;
 }
 
 int request_send(struct request *r, int http_status, const char *body, size_t len)

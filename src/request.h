@@ -32,6 +32,7 @@ struct request {
     int http_status;             /* what was answered, for the access log */
     unsigned retry_after;        /* seconds sent with 503 */
     bool answered;
+    unsigned long long body_read;                   /* body bytes request_read has returned */
     const char *extra_headers[REQUEST_HEADERS_MAX]; /* "Name: value" lines for the next answer */
     size_t extra_count;
 };
@@ -44,6 +45,11 @@ void request_add_header(struct request *r, const char *line);
 
 /* Reads up to cap body bytes; returns the count, 0 at the end, -1 on error. */
 long request_read(struct request *r, void *buf, size_t cap);
+
+/* True when the web server has sent all it will: the announced body was read to its end (the
+ * end-of-body record taken, which nginx sends with the body) and nothing waits unread on fd,
+ * the connection. False when the answer came before the whole body did. */
+bool request_fully_received(struct request *r, int fd);
 
 /* Writes status, headers and body (JSON; none for a HEAD) in one go. */
 int request_send(struct request *r, int http_status, const char *body, size_t len);
