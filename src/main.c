@@ -146,8 +146,11 @@ static void serve_connection(int conn, struct request *req, struct app *app,
     db_set_deadline(app->db, deadline);
     route_dispatch(req, app);
     db_finish_request(app->db, req->id);
-    log_msg(LOG_INFO, req->id, "%s %s %d %.1fms", req->method, req->path, req->http_status,
-            (double)(clock_mono_us() - started_us) / 1000.0);
+    double took_ms = (double)(clock_mono_us() - started_us) / 1000.0;
+    /* The log line is written once the answer is out, off the client's path; what it names
+     * lives in libfcgi's parameters, which FCGX_Finish_r frees. */
+    const char *method = arena_strndup(req->arena, req->method, strlen(req->method));
+    const char *path = arena_strndup(req->arena, req->path, strlen(req->path));
     req->fcgx.keepConnection = 0; /* one request per connection: libfcgi closes its copy */
     /* libfcgi closes a connection by shutting down its sending side and waiting (up to 2 s)
      * for the peer to close first, so that data still arriving cannot turn the close into a
@@ -156,6 +159,8 @@ static void serve_connection(int conn, struct request *req, struct app *app,
     if (request_fully_received(req, lib_fd))
         FCGX_Detach(&req->fcgx);
     FCGX_Finish_r(&req->fcgx);
+    log_msg(LOG_INFO, req->id, "%s %s %d %.1fms", method != NULL ? method : "?",
+            path != NULL ? path : "?", req->http_status, took_ms);
     bool large = arena_used(req->arena) > ARENA_BLOCK;
     arena_reset(req->arena);
     /* What a large list needed (its ids, the statement, the response) is free again but
